@@ -1,0 +1,18 @@
+//! pg_routed's pure core: everything that decides what to run, with no PostgreSQL inside, so
+//! it is tested and benchmarked with plain `cargo`.
+//!
+//! Pipeline: [`query::parse_text`] → [`normalize::fingerprint`] → [`resolve::bind`] (against a
+//! [`model::Relation`] the extension loaded) → [`route::plan`] → [`codegen::generate`].
+
+pub mod budget;
+pub mod codegen;
+pub mod error;
+pub mod model;
+pub mod names;
+pub mod normalize;
+pub mod query;
+pub mod resolve;
+pub mod route;
+pub mod time;
+
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,492 @@
+//! The query document (version 1): JSON in, typed `Query` out, or an error naming the JSON path
+//! and what is allowed. Parsing is strict: unknown keys, wrong types and out-of-range values are
+//! errors, never silently ignored.
+
+use crate::budget::{Freshness, FRESHNESS_NAMES};
+use crate::error::{show, Error, Result};
+use crate::time::{parse_granularity, parse_time_bound, Granularity, Offset, TimeBound};
+use serde_json::{Map, Value};
+
+/// Largest document accepted, in bytes of JSON text.
+pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
+/// Largest `limit`.
+pub const MAX_LIMIT: u64 = 1_000_000;
+/// Most entries in `dimensions`, `measures`, `where` (per level) and `order`.
+pub const MAX_ITEMS: usize = 64;
+/// Most values in one `in` / `not in` list.
+pub const MAX_IN_VALUES: usize = 10_000;
+/// PostgreSQL identifiers are at most NAMEDATALEN - 1 bytes.
+pub const MAX_IDENTIFIER_BYTES: usize = 63;
+/// Longest `source` text (schema, name, quotes and the dot).
+const MAX_SOURCE_BYTES: usize = 2 * MAX_IDENTIFIER_BYTES + 5;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub source: String,
+    pub time: Option<TimeSpec>,
+    pub dimensions: Vec<String>,
+    pub measures: Vec<Measure>,
+    pub filters: Vec<Filter>,
+    pub order: Vec<OrderBy>,
+    pub limit: Option<u64>,
+    pub exact: bool,
+    pub freshness: Option<Freshness>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeSpec {
+    pub column: Option<String>,
+    pub from: Option<TimeBound>,
+    /// Exclusive upper bound; `now` when the document leaves it out.
+    pub to: TimeBound,
+    pub granularity: Option<Granularity>,
+}
+
+impl TimeSpec {
+    /// True when the range moves with the clock (`now-24h`, `today`, or an implicit `to: now`).
+    pub fn is_relative(&self) -> bool {
+        self.to.is_relative() || self.from.is_some_and(|f| f.is_relative())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agg {
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+    CountDistinct,
+    Percentile,
+}
+
+pub const AGG_NAMES: &str = "count, sum, min, max, avg, count_distinct, percentile";
+
+impl Agg {
+    pub fn parse(s: &str) -> Option<Agg> {
+        Some(match s {
+            "count" => Agg::Count,
+            "sum" => Agg::Sum,
+            "min" => Agg::Min,
+            "max" => Agg::Max,
+            "avg" => Agg::Avg,
+            "count_distinct" => Agg::CountDistinct,
+            "percentile" => Agg::Percentile,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Agg::Count => "count",
+            Agg::Sum => "sum",
+            Agg::Min => "min",
+            Agg::Max => "max",
+            Agg::Avg => "avg",
+            Agg::CountDistinct => "count_distinct",
+            Agg::Percentile => "percentile",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measure {
+    pub name: String,
+    pub agg: Agg,
+    pub column: Option<String>,
+    pub q: Option<f64>,
+    pub filters: Vec<Filter>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    In,
+    NotIn,
+    IsNull,
+    IsNotNull,
+}
+
+pub const OP_NAMES: &str = "=, !=, <, <=, >, >=, in, not in, is null, is not null";
+
+impl Op {
+    pub fn parse(s: &str) -> Option<Op> {
+        Some(match s {
+            "=" => Op::Eq,
+            "!=" => Op::Ne,
+            "<" => Op::Lt,
+            "<=" => Op::Le,
+            ">" => Op::Gt,
+            ">=" => Op::Ge,
+            "in" => Op::In,
+            "not in" => Op::NotIn,
+            "is null" => Op::IsNull,
+            "is not null" => Op::IsNotNull,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::In => "in",
+            Op::NotIn => "not in",
+            Op::IsNull => "is null",
+            Op::IsNotNull => "is not null",
+        }
+    }
+}
+
+/// A filter value as text, later cast to the column's type by PostgreSQL's input function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterValue {
+    None,
+    One(String),
+    List(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    pub column: String,
+    pub op: Op,
+    pub value: FilterValue,
+    /// JSON path of the value, for errors raised when PostgreSQL casts it.
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderBy {
+    pub by: String,
+    pub dir: Dir,
+}
+
+/// Parses document text: size limit first, then JSON (nesting depth is bounded by the parser),
+/// then the document.
+pub fn parse_text(text: &str) -> Result<Query> {
+    if text.len() > MAX_DOCUMENT_BYTES {
+        return Err(Error::invalid(
+            "",
+            format!("document is {} bytes; at most {} bytes are allowed", text.len(), MAX_DOCUMENT_BYTES),
+        ));
+    }
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        let why = if e.to_string().contains("recursion limit") {
+            "document is nested too deeply".to_string()
+        } else {
+            format!("document is not valid JSON: {e}")
+        };
+        Error::invalid("", why)
+    })?;
+    parse(&value)
+}
+
+pub fn parse(doc: &Value) -> Result<Query> {
+    let obj = as_object(doc, "", "the document")?;
+    check_keys(
+        obj,
+        "",
+        &["version", "source", "time", "dimensions", "measures", "where", "order", "limit", "exact", "freshness"],
+    )?;
+    if let Some(v) = obj.get("version") {
+        if v.as_u64() != Some(1) {
+            return Err(Error::invalid("version", "unsupported version; expected 1"));
+        }
+    }
+    let source = match obj.get("source") {
+        None => return Err(Error::invalid("source", "is required: the table, view or materialized view to query")),
+        Some(v) => as_str(v, "source")?,
+    };
+    if source.trim().is_empty() || source.len() > MAX_SOURCE_BYTES {
+        return Err(Error::invalid("source", format!("invalid relation name {}", show(source))));
+    }
+    let time = obj.get("time").map(|v| parse_time(v)).transpose()?;
+    let dimensions = match obj.get("dimensions") {
+        None => vec![],
+        Some(v) => as_array(v, "dimensions", 0)?
+            .iter()
+            .enumerate()
+            .map(|(i, d)| parse_name(d, &format!("dimensions[{i}]")))
+            .collect::<Result<_>>()?,
+    };
+    let measures_json = obj.get("measures").ok_or_else(|| {
+        Error::invalid("measures", "is required: a non-empty array of measures, e.g. [{\"name\": \"n\", \"agg\": \"count\"}]")
+    })?;
+    let measures = as_array(measures_json, "measures", 1)?
+        .iter()
+        .enumerate()
+        .map(|(i, m)| parse_measure(m, &format!("measures[{i}]")))
+        .collect::<Result<Vec<_>>>()?;
+    let filters = match obj.get("where") {
+        None => vec![],
+        Some(v) => parse_filters(v, "where")?,
+    };
+    let order = match obj.get("order") {
+        None => vec![],
+        Some(v) => as_array(v, "order", 0)?
+            .iter()
+            .enumerate()
+            .map(|(i, o)| parse_order(o, &format!("order[{i}]")))
+            .collect::<Result<_>>()?,
+    };
+    let limit = obj.get("limit").map(parse_limit).transpose()?;
+    let exact = match obj.get("exact") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(v) => return Err(type_error("exact", "a boolean", v)),
+    };
+    let freshness = match obj.get("freshness") {
+        None => None,
+        Some(v) => {
+            let name = as_str(v, "freshness")?;
+            Some(Freshness::parse(name).ok_or_else(|| {
+                Error::invalid("freshness", format!("unknown level {}; expected one of {FRESHNESS_NAMES}", show(name)))
+            })?)
+        }
+    };
+    let query = Query { source: source.to_string(), time, dimensions, measures, filters, order, limit, exact, freshness };
+    check_output_names(&query)?;
+    Ok(query)
+}
+
+fn parse_time(v: &Value) -> Result<TimeSpec> {
+    let obj = as_object(v, "time", "an object with column, from, to, granularity")?;
+    check_keys(obj, "time", &["column", "from", "to", "granularity"])?;
+    let column = obj.get("column").map(|c| parse_name(c, "time.column")).transpose()?;
+    let bound = |key: &str| -> Result<Option<TimeBound>> {
+        let path = format!("time.{key}");
+        obj.get(key).map(|b| parse_time_bound(&path, as_str(b, &path)?)).transpose()
+    };
+    let from = bound("from")?;
+    let to = bound("to")?.unwrap_or(TimeBound::NowMinus(Offset::Seconds(0)));
+    if let (Some(TimeBound::Absolute(f)), TimeBound::Absolute(t)) = (from, to) {
+        if f > t {
+            return Err(Error::invalid("time", "from is later than to; the range would be empty"));
+        }
+    }
+    let granularity = obj
+        .get("granularity")
+        .map(|g| parse_granularity("time.granularity", as_str(g, "time.granularity")?))
+        .transpose()?;
+    Ok(TimeSpec { column, from, to, granularity })
+}
+
+fn parse_measure(v: &Value, path: &str) -> Result<Measure> {
+    let obj = as_object(v, path, "an object with name, agg, column, q, where")?;
+    check_keys(obj, path, &["name", "agg", "column", "q", "where"])?;
+    let name = match obj.get("name") {
+        None => return Err(Error::invalid(format!("{path}.name"), "is required: the output column's name")),
+        Some(n) => parse_name(n, &format!("{path}.name"))?,
+    };
+    let agg_path = format!("{path}.agg");
+    let agg_text = match obj.get("agg") {
+        None => return Err(Error::invalid(&agg_path, format!("is required; expected one of {AGG_NAMES}"))),
+        Some(a) => as_str(a, &agg_path)?,
+    };
+    let agg = Agg::parse(agg_text).ok_or_else(|| {
+        Error::invalid(&agg_path, format!("unknown aggregate {}; expected one of {AGG_NAMES}", show(agg_text)))
+    })?;
+    let column = obj.get("column").map(|c| parse_name(c, &format!("{path}.column"))).transpose()?;
+    if column.is_none() && agg != Agg::Count {
+        return Err(Error::invalid(format!("{path}.column"), format!("is required for {}", agg.name())));
+    }
+    let q = match (agg, obj.get("q")) {
+        (Agg::Percentile, None) => {
+            return Err(Error::invalid(format!("{path}.q"), "is required for percentile: a number in [0, 1]"))
+        }
+        (Agg::Percentile, Some(q)) => match q.as_f64() {
+            Some(x) if (0.0..=1.0).contains(&x) => Some(x),
+            _ => return Err(Error::invalid(format!("{path}.q"), format!("must be a number in [0, 1], got {q}"))),
+        },
+        (_, Some(_)) => {
+            return Err(Error::invalid(format!("{path}.q"), format!("is only allowed for percentile, not {}", agg.name())))
+        }
+        (_, None) => None,
+    };
+    let filters = match obj.get("where") {
+        None => vec![],
+        Some(w) => parse_filters(w, &format!("{path}.where"))?,
+    };
+    Ok(Measure { name, agg, column, q, filters })
+}
+
+fn parse_filters(v: &Value, path: &str) -> Result<Vec<Filter>> {
+    as_array(v, path, 0)?.iter().enumerate().map(|(i, f)| parse_filter(f, &format!("{path}[{i}]"))).collect()
+}
+
+fn parse_filter(v: &Value, path: &str) -> Result<Filter> {
+    let obj = as_object(v, path, "an object with column, op, value")?;
+    check_keys(obj, path, &["column", "op", "value"])?;
+    let column = match obj.get("column") {
+        None => return Err(Error::invalid(format!("{path}.column"), "is required")),
+        Some(c) => parse_name(c, &format!("{path}.column"))?,
+    };
+    let op_path = format!("{path}.op");
+    let op_text = match obj.get("op") {
+        None => return Err(Error::invalid(&op_path, format!("is required; expected one of {OP_NAMES}"))),
+        Some(o) => as_str(o, &op_path)?,
+    };
+    let op = Op::parse(op_text)
+        .ok_or_else(|| Error::invalid(&op_path, format!("unknown operator {}; expected one of {OP_NAMES}", show(op_text))))?;
+    let value_path = format!("{path}.value");
+    let value = match (op, obj.get("value")) {
+        (Op::IsNull | Op::IsNotNull, None) => FilterValue::None,
+        (Op::IsNull | Op::IsNotNull, Some(_)) => {
+            return Err(Error::invalid(&value_path, format!("is not allowed with \"{}\"", op.name())))
+        }
+        (_, None) => return Err(Error::invalid(&value_path, format!("is required with \"{}\"", op.name()))),
+        (Op::In | Op::NotIn, Some(Value::Array(items))) => {
+            if items.is_empty() || items.len() > MAX_IN_VALUES {
+                return Err(Error::invalid(
+                    &value_path,
+                    format!("must be an array of 1 to {MAX_IN_VALUES} scalars, got {} values", items.len()),
+                ));
+            }
+            let values = items
+                .iter()
+                .enumerate()
+                .map(|(i, x)| scalar_text(x, &format!("{value_path}[{i}]")))
+                .collect::<Result<_>>()?;
+            FilterValue::List(values)
+        }
+        (Op::In | Op::NotIn, Some(other)) => {
+            return Err(type_error(&value_path, &format!("an array of scalars with \"{}\"", op.name()), other))
+        }
+        (_, Some(x)) => FilterValue::One(scalar_text(x, &value_path)?),
+    };
+    Ok(Filter { column, op, value, path: value_path })
+}
+
+/// A JSON scalar as the text PostgreSQL's input function will read.
+fn scalar_text(v: &Value, path: &str) -> Result<String> {
+    match v {
+        Value::String(s) => {
+            if s.contains('\0') {
+                return Err(Error::invalid(path, "must not contain a NUL character"));
+            }
+            Ok(s.clone())
+        }
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        Value::Null => Err(Error::invalid(path, "is null; use the operators \"is null\" / \"is not null\" to test for NULL")),
+        other => Err(type_error(path, "a string, number or boolean", other)),
+    }
+}
+
+fn parse_order(v: &Value, path: &str) -> Result<OrderBy> {
+    let obj = as_object(v, path, "an object with by and dir")?;
+    check_keys(obj, path, &["by", "dir"])?;
+    let by = match obj.get("by") {
+        None => return Err(Error::invalid(format!("{path}.by"), "is required: bucket, a dimension or a measure name")),
+        Some(b) => parse_name(b, &format!("{path}.by"))?,
+    };
+    let dir = match obj.get("dir") {
+        None => Dir::Asc,
+        Some(d) => match as_str(d, &format!("{path}.dir"))? {
+            "asc" => Dir::Asc,
+            "desc" => Dir::Desc,
+            other => {
+                return Err(Error::invalid(format!("{path}.dir"), format!("unknown direction {}; expected asc or desc", show(other))))
+            }
+        },
+    };
+    Ok(OrderBy { by, dir })
+}
+
+fn parse_limit(v: &Value) -> Result<u64> {
+    match v.as_u64() {
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        _ => Err(Error::invalid("limit", format!("must be an integer from 1 to {MAX_LIMIT}, got {v}"))),
+    }
+}
+
+/// A column, dimension or output name: a non-empty string of at most 63 bytes, no NUL.
+fn parse_name(v: &Value, path: &str) -> Result<String> {
+    let s = as_str(v, path)?;
+    if s.is_empty() || s.len() > MAX_IDENTIFIER_BYTES || s.contains('\0') {
+        return Err(Error::invalid(
+            path,
+            format!("invalid name {}; expected 1 to {MAX_IDENTIFIER_BYTES} bytes without NUL", show(s)),
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// Output columns are `bucket`, dimensions and measures; their names must be distinct, and
+/// `order` must name one of them.
+fn check_output_names(q: &Query) -> Result<()> {
+    let mut seen: Vec<&str> = Vec::new();
+    if q.time.as_ref().is_some_and(|t| t.granularity.is_some()) {
+        seen.push("bucket");
+    }
+    let names = q.dimensions.iter().enumerate().map(|(i, d)| (format!("dimensions[{i}]"), d.as_str()));
+    let names = names.chain(q.measures.iter().enumerate().map(|(i, m)| (format!("measures[{i}].name"), m.name.as_str())));
+    for (path, name) in names {
+        if seen.contains(&name) {
+            return Err(Error::invalid(path, format!("output column {} appears twice; names must be distinct", show(name))));
+        }
+        seen.push(name);
+    }
+    for (i, o) in q.order.iter().enumerate() {
+        if !seen.contains(&o.by.as_str()) {
+            return Err(Error::invalid(
+                format!("order[{i}].by"),
+                format!("{} is not an output column; expected one of {}", show(&o.by), seen.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn as_object<'a>(v: &'a Value, path: &str, what: &str) -> Result<&'a Map<String, Value>> {
+    v.as_object().ok_or_else(|| type_error(path, what, v))
+}
+
+fn as_str<'a>(v: &'a Value, path: &str) -> Result<&'a str> {
+    v.as_str().ok_or_else(|| type_error(path, "a string", v))
+}
+
+fn as_array<'a>(v: &'a Value, path: &str, min: usize) -> Result<&'a Vec<Value>> {
+    let items = v.as_array().ok_or_else(|| type_error(path, "an array", v))?;
+    if items.len() < min || items.len() > MAX_ITEMS {
+        return Err(Error::invalid(path, format!("must have {min} to {MAX_ITEMS} entries, got {}", items.len())));
+    }
+    Ok(items)
+}
+
+fn check_keys(obj: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<()> {
+    for key in obj.keys() {
+        if !allowed.contains(&key.as_str()) {
+            let at = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            return Err(Error::invalid(at, format!("unknown key {}; expected one of {}", show(key), allowed.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+fn type_error(path: &str, expected: &str, got: &Value) -> Error {
+    let kind = match got {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    };
+    Error::invalid(path, format!("expected {expected}, got {kind}"))
+}
