@@ -1,1 +1,34 @@
-use pgrx::prelude::*; ::pgrx::pg_module_magic!();
+//! pg_routed: thin glue between PostgreSQL and `routed-core`. See ARCHITECTURE.md for who may
+//! call whom; the logic worth testing lives in routed-core.
+
+use pgrx::prelude::*;
+
+mod api;
+mod catalog;
+mod error;
+mod exec;
+mod gucs;
+mod jsonb_text;
+mod pipeline;
+mod rows;
+
+#[cfg(any(test, feature = "pg_test"))]
+mod tests;
+
+::pgrx::pg_module_magic!();
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::init();
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec!["shared_preload_libraries = 'pg_routed'"]
+    }
+}
