@@ -26,7 +26,7 @@ pub struct Prepared {
 /// `staleness_micros` is the `staleness` argument (None when NULL).
 pub fn prepare(document: &str, staleness_micros: Option<i64>) -> Prepared {
     if let Some(s) = staleness_micros.filter(|s| *s < 0) {
-        crate::error::raise(Error::invalid("staleness", format!("must not be negative, got {} microseconds", s)));
+        crate::error::raise(Error::invalid("staleness", format!("must not be negative, got {}", routed_core::time::format_interval(s))));
     }
     let query = parse_text(document).or_raise();
     let fingerprint = fingerprint(&query);

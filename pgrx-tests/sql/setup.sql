@@ -3,10 +3,12 @@ SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS pg_routed CASCADE;
 CREATE EXTENSION pg_routed;
 DROP TABLE IF EXISTS orders CASCADE;
-DROP ROLE IF EXISTS routed_reader;
+DROP SEQUENCE IF EXISTS order_ids;
+CREATE SEQUENCE order_ids;
 CREATE TABLE orders (
     id        integer PRIMARY KEY,
     placed_at timestamptz NOT NULL,
+    local_ts  timestamp,
     day       date,
     shop      text,
     status    text,
@@ -20,6 +22,7 @@ CREATE TABLE orders (
 INSERT INTO orders
 SELECT i,
        timestamptz '2026-11-01 00:00:00+00' + (i * interval '37 minutes'),
+       timestamp '2026-11-01 00:00:00' + (i * interval '37 minutes'),
        (timestamptz '2026-11-01 00:00:00+00' + (i * interval '37 minutes'))::date,
        (ARRAY['north', 'south', 'east', NULL])[1 + i % 4],
        (ARRAY['PAID', 'PAID', 'REFUNDED', 'OPEN', 'PAID'])[1 + i % 5],
@@ -30,7 +33,7 @@ SELECT i,
        'x' || (i % 3),
        '{}'
 FROM generate_series(1, 500) AS i;
-CREATE ROLE routed_reader;
+DO $$ BEGIN CREATE ROLE routed_reader; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
 GRANT SELECT (placed_at, shop) ON orders TO routed_reader;
 -- Runs a document and shows its outcome on one line: "ok" or SQLSTATE, message and hint.
 CREATE FUNCTION try_query(doc text, staleness interval DEFAULT NULL) RETURNS text

@@ -197,7 +197,7 @@ pub fn parse_text(text: &str) -> Result<Query> {
 }
 
 pub fn parse(doc: &Value) -> Result<Query> {
-    let obj = as_object(doc, "", "the document")?;
+    let obj = as_object(doc, "", "an object (the query document)")?;
     check_keys(
         obj,
         "",

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test: routed-core unit and property tests, the #[pg_test]s, the SQL golden tests
+# and the differential test against an independent oracle. Installs what is missing first.
+source "$(dirname "$0")/common.sh"
+
+TEST_DIR="${PG_ROUTED_TEST_DIR:-$REPO/target/pg_routed_test/pgdata}"
+TEST_PORT="${PG_ROUTED_TEST_PORT:-54329}"
+PGTEST_DIR="$REPO/target/pg_routed_test/pgrx"
+passed=0; failed=0; failures=""
+
+suite() {
+  local name="$1"; shift
+  log "suite: $name"
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures="$failures $name"; fi
+}
+
+core_tests() { (cd "$REPO" && cargo test --locked -p routed-core --quiet); }
+
+pg_tests() {
+  mkdir -p "$PGTEST_DIR"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$PGTEST_DIR"
+  (cd "$REPO" && cargo pgrx test pg15 --runas postgres --pgdata "$PGTEST_DIR")
+}
+
+golden_tests() { "$REPO/scripts/regress.sh" "$TEST_PORT"; }
+
+differential_tests() {
+  python3 "$REPO/pgrx-tests/differential.py" --port "$TEST_PORT" --documents "${PG_ROUTED_DIFF_DOCS:-300}"
+}
+
+bootstrap
+suite routed-core core_tests
+suite pg_test pg_tests
+install_extension debug   # the plain build (pg_test's build carries test functions)
+cluster_up "$TEST_DIR" "$TEST_PORT"
+cluster_restart "$TEST_DIR"
+suite golden golden_tests
+suite differential differential_tests
+cluster_down "$TEST_DIR"
+
+echo
+[ "$failed" = 0 ] || echo "failed suites:$failures"
+echo "suites: $passed passed, $failed failed"
+[ "$failed" = 0 ]
