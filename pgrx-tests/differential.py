@@ -1,0 +1,428 @@
+#!/usr/bin/env python3
+"""Differential test: routed_query against an oracle that shares none of its code.
+
+Loads a generated table, then runs hundreds of generated documents through routed_query in one
+REPEATABLE READ transaction (so now() is fixed) and compares every answer with what this script
+computes itself from the rows it inserted: its own filters, calendar arithmetic (zoneinfo),
+grouping, aggregates, percentile interpolation, ordering and limit. Standard library only; talks
+to the server through psql.
+
+    differential.py --port 54329 [--documents 300] [--seed N]
+"""
+
+import argparse
+import datetime as dt
+import functools
+import json
+import math
+import random
+import subprocess
+import sys
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+US = 1_000_000
+DAY_US = 86_400 * US
+TABLE = "diff_events"
+ZONES = ["UTC", "America/New_York", "Asia/Kolkata"]
+REGIONS = ["eu", "us", "ap", "sa", None]
+KINDS = ["click", "view", "buy"]
+# column -> type family used by the oracle
+COLUMNS = {"region": "text", "kind": "text", "qty": "int", "amount": "numeric", "latency": "float",
+           "user_id": "int", "flag": "bool"}
+
+
+def psql(port, sql, stdin=None):
+    cmd = ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(port),
+           "-U", "postgres", "-d", "routed_regress"]
+    res = subprocess.run(cmd + ["-c", sql] if stdin is None else cmd, input=stdin, text=True,
+                         capture_output=True)
+    if res.returncode != 0:
+        sys.exit(f"psql failed: {res.stderr.strip()}")
+    return res.stdout
+
+
+# ---------------------------------------------------------------- data
+
+def make_rows(rng, now_us, n):
+    rows = []
+    for i in range(n):
+        ts = now_us - rng.randrange(0, 40 * DAY_US) if rng.random() > 0.02 else now_us + rng.randrange(1, DAY_US)
+        rows.append({
+            "id": i,
+            "ts": ts,
+            "day": dt.datetime.fromtimestamp(ts / US, dt.timezone.utc).date(),
+            "region": rng.choice(REGIONS),
+            "kind": rng.choice(KINDS),
+            "qty": rng.randint(-5, 40) if rng.random() > 0.05 else None,
+            "amount": Decimal(rng.randint(0, 500_000)) / 100 if rng.random() > 0.05 else None,
+            "latency": round(rng.uniform(0, 900), rng.choice([0, 1, 3])) if rng.random() > 0.05 else None,
+            "user_id": rng.randint(1, 60),
+            "flag": rng.random() < 0.3,
+        })
+    return rows
+
+
+def load(port, rows):
+    psql(port, f"DROP TABLE IF EXISTS {TABLE}; CREATE TABLE {TABLE} (id int, ts timestamptz, day date, "
+               "region text, kind text, qty int, amount numeric(12,2), latency float8, user_id bigint, flag bool)")
+
+    def cell(v):
+        return "\\N" if v is None else str(v)
+    lines = []
+    for r in rows:
+        ts = dt.datetime.fromtimestamp(r["ts"] // US, dt.timezone.utc).replace(microsecond=r["ts"] % US)
+        lines.append("\t".join([str(r["id"]), ts.isoformat(), r["day"].isoformat()] +
+                               [cell(r[c]) for c in ["region", "kind", "qty", "amount", "latency", "user_id"]] +
+                               ["t" if r["flag"] else "f"]))
+    psql(port, None, stdin=f"COPY {TABLE} FROM STDIN;\n" + "\n".join(lines) + "\n\\.\nANALYZE " + TABLE + ";\n")
+
+
+# ---------------------------------------------------------------- documents
+
+def rfc3339(us, rng):
+    tz = rng.choice([dt.timezone.utc, dt.timezone(dt.timedelta(hours=5, minutes=30)), dt.timezone(-dt.timedelta(hours=7))])
+    d = dt.datetime.fromtimestamp(us // US, tz).replace(microsecond=0)
+    s = d.isoformat()
+    return s.replace("+00:00", "Z") if rng.random() < 0.5 else s
+
+
+def gen_bound(rng, now_us):
+    k = rng.random()
+    if k < 0.35:
+        return rfc3339(now_us - rng.randrange(-DAY_US, 45 * DAY_US), rng)
+    if k < 0.75:
+        n, unit = rng.choice([(rng.randint(1, 300), "min"), (rng.randint(1, 800), "h"), (rng.randint(1, 45), "d"),
+                              (rng.randint(1, 6), "w"), (rng.randint(60, 90000), "s")])
+        return f"now-{n}{unit}"
+    return rng.choice(["today", "yesterday", "now"])
+
+
+def gen_filter(rng):
+    col = rng.choice(list(COLUMNS))
+    fam = COLUMNS[col]
+    op = rng.choice(["=", "!=", "<", "<=", ">", ">=", "in", "not in", "is null", "is not null"])
+    if fam == "bool" and op in ("<", "<=", ">", ">="):
+        op = "="
+
+    def value():
+        return {"text": lambda: rng.choice([r for r in REGIONS + KINDS if r]),
+                "int": lambda: rng.randint(-3, 40) if rng.random() < 0.8 else str(rng.randint(0, 30)),
+                "numeric": lambda: rng.choice([rng.randint(0, 5000), round(rng.uniform(0, 5000), 2), "1234.50"]),
+                "float": lambda: rng.choice([rng.randint(0, 900), round(rng.uniform(0, 900), 1)]),
+                "bool": lambda: rng.choice([True, False, "true"])}[fam]()
+    f = {"column": col, "op": op}
+    if op in ("in", "not in"):
+        f["value"] = [value() for _ in range(rng.randint(1, 4))]
+    elif op not in ("is null", "is not null"):
+        f["value"] = value()
+    return f
+
+
+MEASURES = [("count", None), ("count", "region"), ("count", "qty"), ("sum", "qty"), ("sum", "amount"),
+            ("sum", "latency"), ("min", "qty"), ("max", "amount"), ("min", "latency"), ("max", "region"),
+            ("avg", "qty"), ("avg", "amount"), ("avg", "latency"), ("count_distinct", "user_id"),
+            ("count_distinct", "region"), ("percentile", "latency"), ("percentile", "qty"), ("percentile", "amount")]
+EXACT_AGGS = {("count", None), ("count", "region"), ("count", "qty"), ("sum", "qty"), ("sum", "amount"),
+              ("min", "qty"), ("max", "amount"), ("max", "region"), ("count_distinct", "user_id"),
+              ("count_distinct", "region")}
+
+
+def gen_document(rng, now_us):
+    doc = {"source": TABLE}
+    if rng.random() < 0.85:
+        t = {"column": "day" if rng.random() < 0.1 else "ts"}
+        if rng.random() < 0.8:
+            t["from"] = gen_bound(rng, now_us)
+        if rng.random() < 0.4:
+            t["to"] = gen_bound(rng, now_us)
+        if "from" in t and "to" in t and t["from"][0].isdigit() and t["to"][0].isdigit():
+            a, b = sorted([t["from"], t["to"]], key=lambda s: dt.datetime.fromisoformat(s.replace("Z", "+00:00")))
+            t["from"], t["to"] = a, b
+        if rng.random() < 0.6:
+            t["granularity"] = rng.choice(["15 minutes", "1 hour", "6 hours", "90 min", "1 day", "2 days",
+                                           "1 week", "1 month"])
+        doc["time"] = t
+    dims = rng.sample(["region", "kind", "flag", "qty"], rng.choice([0, 0, 1, 1, 2]))
+    if dims:
+        doc["dimensions"] = dims
+    measures = []
+    for i in range(rng.randint(1, 4)):
+        agg, col = rng.choice(MEASURES)
+        m = {"name": f"m{i}", "agg": agg}
+        if col:
+            m["column"] = col
+        if agg == "percentile":
+            m["q"] = rng.choice([0, 0.25, 0.5, 0.9, 0.95, 1, round(rng.random(), 3)])
+        if rng.random() < 0.25:
+            m["where"] = [gen_filter(rng)]
+        measures.append(m)
+    doc["measures"] = measures
+    if rng.random() < 0.5:
+        doc["where"] = [gen_filter(rng) for _ in range(rng.randint(1, 2))]
+    keys = (["bucket"] if "granularity" in doc.get("time", {}) else []) + dims
+    exact_names = [m["name"] for m in measures if (m["agg"], m.get("column")) in EXACT_AGGS]
+    if rng.random() < 0.4 and keys + exact_names:
+        doc["order"] = [{"by": rng.choice(keys + exact_names), "dir": rng.choice(["asc", "desc"])}]
+    if rng.random() < 0.3:
+        doc["limit"] = rng.randint(1, 20)
+        if "order" not in doc and exact_names:
+            doc["order"] = [{"by": rng.choice(exact_names), "dir": "desc"}]
+    return doc
+
+
+# ---------------------------------------------------------------- oracle
+
+class Clock:
+    """Session-TimeZone arithmetic, the way PostgreSQL does it for timestamptz."""
+
+    def __init__(self, zone, now_us):
+        self.tz = ZoneInfo(zone)
+        self.now_us = now_us
+
+    def local(self, us):
+        return dt.datetime.fromtimestamp(us // US, self.tz).replace(microsecond=us % US)
+
+    def to_us(self, local_naive):
+        aware = local_naive.replace(tzinfo=self.tz)
+        return int(aware.timestamp()) * US + aware.microsecond
+
+    def midnight(self, d):
+        return self.to_us(dt.datetime(d.year, d.month, d.day))
+
+    def minus_days(self, us, days):
+        loc = self.local(us).replace(tzinfo=None) - dt.timedelta(days=days)
+        return self.to_us(loc)
+
+    def bound(self, text):
+        if text == "now":
+            return self.now_us
+        if text == "today":
+            return self.midnight(self.local(self.now_us).date())
+        if text == "yesterday":
+            return self.minus_days(self.midnight(self.local(self.now_us).date()), 1)
+        if text.startswith("now-"):
+            digits = "".join(c for c in text[4:] if c.isdigit())
+            n, unit = int(digits), text[4 + len(digits):]
+            if unit in ("d", "w"):
+                return self.minus_days(self.now_us, n * (7 if unit == "w" else 1))
+            return self.now_us - n * {"s": 1, "min": 60, "h": 3600}[unit] * US
+        d = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return int(d.timestamp()) * US + d.microsecond
+
+    def bucket(self, us, gran):
+        n, unit = gran.split()
+        if gran in ("1 day", "1 week", "1 month"):
+            d = self.local(us).date()
+            if unit == "week":
+                d -= dt.timedelta(days=d.weekday())
+            elif unit == "month":
+                d = d.replace(day=1)
+            return self.midnight(d)
+        width = int(n) * {"minutes": 60, "min": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}[unit] * US
+        return us - us % width
+
+
+def cast(fam, v):
+    if fam == "text":
+        return str(v)
+    if fam == "int":
+        return int(v)
+    if fam in ("numeric", "float"):
+        return Decimal(str(v))
+    if fam == "bool":
+        return v in (True, "true")
+    raise ValueError(fam)
+
+
+def as_cmp(fam, v):
+    return Decimal(str(v)) if fam in ("numeric", "float") and v is not None else v
+
+
+def matches(row, f):
+    col, op = f["column"], f["op"]
+    fam = COLUMNS[col]
+    v = as_cmp(fam, row[col])
+    if op == "is null":
+        return v is None
+    if op == "is not null":
+        return v is not None
+    if v is None:
+        return False
+    if op in ("in", "not in"):
+        vals = [cast(fam, x) for x in f["value"]]
+        return (v in vals) == (op == "in")
+    x = cast(fam, f["value"])
+    return {"=": v == x, "!=": v != x, "<": v < x, "<=": v <= x, ">": v > x, ">=": v >= x}[op]
+
+
+def percentile_cont(values, q):
+    if not values:
+        return None
+    vs = sorted(float(v) for v in values)
+    pos = q * (len(vs) - 1)
+    lo, hi = math.floor(pos), math.ceil(pos)
+    if lo == hi:
+        return vs[lo]
+    return vs[lo] + (pos - lo) * (vs[hi] - vs[lo])
+
+
+def aggregate(m, rows):
+    rows = [r for r in rows if all(matches(r, f) for f in m.get("where", []))]
+    col, agg = m.get("column"), m["agg"]
+    if agg == "count" and col is None:
+        return len(rows)
+    vals = [r[col] for r in rows if r[col] is not None]
+    fam = COLUMNS[col]
+    if agg == "count":
+        return len(vals)
+    if agg == "count_distinct":
+        return len(set(vals))
+    if agg == "percentile":
+        return percentile_cont(vals, m["q"])
+    if not vals:
+        return None
+    if agg == "sum":
+        return sum(Decimal(str(v)) for v in vals) if fam != "int" else sum(vals)
+    if agg == "min":
+        return min(vals)
+    if agg == "max":
+        return max(vals)
+    if agg == "avg":
+        return sum(Decimal(str(v)) for v in vals) / len(vals)
+    raise ValueError(agg)
+
+
+def sort_rows(result, order, nkeys):
+    """ORDER BY with PostgreSQL's NULL placement: ASC NULLS LAST, DESC NULLS FIRST."""
+    def cmp(a, b):
+        for idx, desc in order:
+            x, y = a[idx], b[idx]
+            if x == y:
+                continue
+            if x is None or y is None:
+                c = 1 if x is None else -1
+                return -c if desc else c
+            c = -1 if x < y else 1
+            return -c if desc else c
+        return 0
+    return sorted(result, key=functools.cmp_to_key(cmp))
+
+
+def oracle(doc, rows, clock):
+    t = doc.get("time")
+    selected = rows
+    if t:
+        col = t["column"]
+        lo = clock.bound(t["from"]) if "from" in t else None
+        hi = clock.bound(t.get("to", "now"))
+
+        def ts_of(r):
+            return r["ts"] if col == "ts" else clock.midnight(r["day"])
+        selected = [r for r in selected if (lo is None or ts_of(r) >= lo) and ts_of(r) < hi]
+    selected = [r for r in selected if all(matches(r, f) for f in doc.get("where", []))]
+    gran = t.get("granularity") if t else None
+    dims = doc.get("dimensions", [])
+    groups = {}
+    for r in selected:
+        key = ((clock.bucket(r["ts"] if t["column"] == "ts" else clock.midnight(r["day"]), gran),) if gran else ()) + \
+              tuple(r[d] for d in dims)
+        groups.setdefault(key, []).append(r)
+    if not gran and not dims:
+        groups = {(): selected}
+    result = [list(k) + [aggregate(m, rs) for m in doc["measures"]] for k, rs in groups.items()]
+    names = (["bucket"] if gran else []) + dims + [m["name"] for m in doc["measures"]]
+    order = [(names.index(o["by"]), o.get("dir") == "desc") for o in doc.get("order", [])]
+    nkeys = len(names) - len(doc["measures"])
+    order += [(k, False) for k in range(nkeys) if k not in [i for i, _ in order]]
+    result = sort_rows(result, order, nkeys)
+    return result[: doc["limit"]] if "limit" in doc else result
+
+
+# ---------------------------------------------------------------- comparison
+
+def parse_ts(s):
+    d = dt.datetime.fromisoformat(s)
+    return int(d.timestamp()) * US + d.microsecond
+
+
+def same(expected, got, kind):
+    if expected is None or got is None:
+        return expected is None and got is None
+    if kind == "float8" or kind == "numeric_approx":
+        e, g = float(expected), float(got)
+        return math.isclose(e, g, rel_tol=1e-9, abs_tol=1e-9)
+    if kind == "numeric":
+        return Decimal(str(expected)) == Decimal(str(got))
+    return expected == got
+
+
+def compare(doc, answer, expected):
+    cols = answer["columns"]
+    got = answer["rows"]
+    if len(got) != len(expected):
+        return f"{len(got)} rows, oracle has {len(expected)}"
+    measures = {m["name"]: m for m in doc["measures"]}
+    for i, (g, e) in enumerate(zip(got, expected)):
+        for j, c in enumerate(cols):
+            gv = g[j]
+            if c["name"] == "bucket":
+                gv = parse_ts(gv)
+            kind = c["type"]
+            m = measures.get(c["name"])
+            if m and m["agg"] == "avg" and kind == "numeric":
+                kind = "numeric_approx"  # PostgreSQL rounds avg's scale; compare the value
+            if m and m["agg"] in ("sum", "min", "max") and m.get("column") == "latency":
+                kind = "float8"
+            if not same(e[j], gv, kind):
+                return f"row {i} column {c['name']}: got {g[j]!r}, oracle {e[j]!r}"
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--documents", type=int, default=300)
+    ap.add_argument("--rows", type=int, default=3000)
+    ap.add_argument("--seed", type=int, default=None)
+    args = ap.parse_args()
+    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    rng = random.Random(seed)
+    print(f"differential: seed {seed} (rerun with --seed {seed})")
+
+    now_guess = int(psql(args.port, "SELECT (extract(epoch FROM now()) * 1000000)::bigint").strip())
+    rows = make_rows(rng, now_guess, args.rows)
+    load(args.port, rows)
+    docs = [(gen_document(rng, now_guess), rng.choice(ZONES)) for _ in range(args.documents)]
+
+    script = ["BEGIN ISOLATION LEVEL REPEATABLE READ;",
+              "SELECT (extract(epoch FROM now()) * 1000000)::bigint;"]
+    for doc, zone in docs:
+        text = json.dumps(doc).replace("'", "''")
+        script.append(f"SET TimeZone = '{zone}';")
+        script.append(f"SELECT routed_query('{text}'::jsonb)::text;")
+    script.append("COMMIT;")
+    out = psql(args.port, None, stdin="\n".join(script) + "\n").splitlines()
+    now_us = int(out[0])
+    answers = [json.loads(line, parse_float=Decimal) for line in out[1:]]
+    assert len(answers) == len(docs), f"{len(answers)} answers for {len(docs)} documents"
+
+    failures = 0
+    for n, ((doc, zone), answer) in enumerate(zip(docs, answers)):
+        expected = oracle(doc, rows, Clock(zone, now_us))
+        problem = compare(doc, answer, expected)
+        meta = answer["meta"]
+        if problem is None and (meta["source"] != "base" or meta["staleness"] != "00:00:00"):
+            problem = f"unexpected meta {meta}"
+        if problem:
+            failures += 1
+            if failures <= 5:
+                print(f"document {n} (TimeZone {zone}): {problem}\n  {json.dumps(doc)}")
+    nonempty = sum(1 for a in answers if a["rows"])
+    print(f"differential: {len(docs) - failures} passed, {failures} failed "
+          f"({nonempty} answers with rows, {args.rows} source rows)")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
