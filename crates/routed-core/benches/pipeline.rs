@@ -66,5 +66,22 @@ fn pipeline(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, pipeline);
+fn stages(c: &mut Criterion) {
+    let rel = relation();
+    let q = parse_text(DOCUMENT).unwrap();
+    let bound = bind(&q, &rel).unwrap();
+    let p = plan(&bound, 0);
+    c.bench_function("json", |b| {
+        b.iter(|| {
+            black_box(serde_json::from_str::<serde_json::Value>(black_box(DOCUMENT)).unwrap())
+        })
+    });
+    c.bench_function("parse", |b| {
+        b.iter(|| black_box(parse_text(black_box(DOCUMENT)).unwrap()))
+    });
+    c.bench_function("fingerprint", |b| b.iter(|| black_box(fingerprint(&q))));
+    c.bench_function("bind", |b| b.iter(|| black_box(bind(&q, &rel).unwrap())));
+    c.bench_function("codegen", |b| b.iter(|| black_box(generate(&bound, &p))));
+}
+criterion_group!(benches, pipeline, stages);
 criterion_main!(benches);

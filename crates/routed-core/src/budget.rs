@@ -88,7 +88,10 @@ mod tests {
     fn precedence_argument_then_document_then_setting() {
         let d = Some(Freshness::Dashboard);
         assert_eq!(resolve_budget(Some(0), d, 99), (0, BudgetOrigin::Argument));
-        assert_eq!(resolve_budget(None, d, 99), (300_000_000, BudgetOrigin::Document));
+        assert_eq!(
+            resolve_budget(None, d, 99),
+            (300_000_000, BudgetOrigin::Document)
+        );
         assert_eq!(resolve_budget(None, None, 99), (99, BudgetOrigin::Setting));
     }
 
@@ -97,7 +100,10 @@ mod tests {
         for name in FRESHNESS_NAMES.split(", ") {
             assert_eq!(Freshness::parse(name).unwrap().name(), name);
         }
-        assert_eq!(Freshness::parse("archival").unwrap().budget_micros(), 7 * 86_400_000_000);
+        assert_eq!(
+            Freshness::parse("archival").unwrap().budget_micros(),
+            7 * 86_400_000_000
+        );
         assert_eq!(Freshness::parse("Dashboard"), None);
     }
 }

@@ -8,6 +8,7 @@ use crate::query::{Agg, Dir, FilterValue, Op};
 use crate::resolve::{Bound, BoundFilter, BoundTime, TimeKind};
 use crate::route::{Plan, SourceKind};
 use crate::time::{Granularity, Offset, TimeBound};
+use std::fmt::Write;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParamValue {
@@ -35,164 +36,277 @@ pub struct Generated {
 
 pub fn generate(bound: &Bound, plan: &Plan) -> Generated {
     debug_assert!(plan.segments.iter().all(|s| s.kind == SourceKind::Base));
-    let mut g = Gen { params: Vec::new() };
-    let rows_sql = g.rows(bound);
-    let outputs = (1..=bound.outputs.len()).map(|i| format!("r.c{i}")).collect::<Vec<_>>().join(", ");
-    let order = order_by(bound, |i| format!("r.c{}", i + 1));
-    let json_sql = format!(
-        "SELECT coalesce(jsonb_agg(jsonb_build_array({outputs}){order}), '[]'::jsonb)::text FROM ({rows_sql}) AS r",
-        order = if order.is_empty() { String::new() } else { format!(" ORDER BY {order}") },
-    );
-    Generated { rows_sql, json_sql, params: g.params }
+    let mut g = Gen {
+        sql: String::with_capacity(1024),
+        params: Vec::new(),
+    };
+    g.rows(bound);
+    let rows_sql = g.sql;
+    let mut json_sql = String::with_capacity(rows_sql.len() + 160);
+    json_sql.push_str("SELECT coalesce(jsonb_agg(jsonb_build_array(");
+    for i in 1..=bound.outputs.len() {
+        let _ = write!(json_sql, "{}r.c{i}", if i > 1 { ", " } else { "" });
+    }
+    json_sql.push(')');
+    if !bound.order.is_empty() {
+        json_sql.push_str(" ORDER BY ");
+        order_by(&mut json_sql, bound, "r.c");
+    }
+    json_sql.push_str("), '[]'::jsonb)::text FROM (");
+    json_sql.push_str(&rows_sql);
+    json_sql.push_str(") AS r");
+    Generated {
+        rows_sql,
+        json_sql,
+        params: g.params,
+    }
 }
 
+/// Writes SQL into one buffer; values go to `params` and appear only as `CAST($n AS type)`.
 struct Gen {
+    sql: String,
     params: Vec<Param>,
 }
 
 impl Gen {
-    fn param(&mut self, value: ParamValue, cast: SqlType, path: &str) -> String {
-        let sql = format!("CAST(${} AS {})", self.params.len() + 1, cast.sql());
-        self.params.push(Param { value, cast, path: path.into() });
-        sql
+    fn push(&mut self, s: &str) {
+        self.sql.push_str(s);
     }
 
-    fn text(&mut self, value: String, oid: u32, type_name: &str, path: &str) -> String {
-        self.param(ParamValue::Text(value), SqlType::builtin(oid, type_name), path)
+    fn ident(&mut self, name: &str) {
+        self.sql.push_str(&quote_ident(name));
     }
 
-    fn rows(&mut self, b: &Bound) -> String {
-        let mut select = Vec::new();
+    fn param(&mut self, value: ParamValue, cast: SqlType, path: &str) {
+        let _ = write!(
+            self.sql,
+            "CAST(${} AS {})",
+            self.params.len() + 1,
+            cast.sql()
+        );
+        self.params.push(Param {
+            value,
+            cast,
+            path: path.into(),
+        });
+    }
+
+    fn text(&mut self, value: String, oid: u32, type_name: &str, path: &str) {
+        self.param(
+            ParamValue::Text(value),
+            SqlType::builtin(oid, type_name),
+            path,
+        )
+    }
+
+    fn rows(&mut self, b: &Bound) {
+        self.push("SELECT ");
+        let mut n = 0;
+        let mut next = |g: &mut Gen| {
+            n += 1;
+            if n > 1 {
+                g.push(", ");
+            }
+            n
+        };
         if let Some(t) = b.time.as_ref().filter(|t| t.granularity.is_some()) {
-            select.push(self.bucket(t));
+            let i = next(self);
+            self.bucket(t);
+            let _ = write!(self.sql, " AS c{i}");
         }
-        select.extend(b.dimensions.iter().map(|d| quote_ident(d)));
-        for (i, m) in b.measures.iter().enumerate() {
-            let path = format!("measures[{i}]");
+        for d in &b.dimensions {
+            let i = next(self);
+            self.ident(d);
+            let _ = write!(self.sql, " AS c{i}");
+        }
+        for (mi, m) in b.measures.iter().enumerate() {
+            let i = next(self);
             let col = m.column.as_deref().map(quote_ident);
-            let agg = match (m.agg, col) {
-                (Agg::Count, None) => "count(*)".to_string(),
-                (Agg::Count, Some(c)) => format!("count({c})"),
-                (Agg::CountDistinct, Some(c)) => format!("count(DISTINCT {c})"),
-                (Agg::Sum, Some(c)) => format!("sum({c})"),
-                (Agg::Min, Some(c)) => format!("min({c})"),
-                (Agg::Max, Some(c)) => format!("max({c})"),
-                (Agg::Avg, Some(c)) => format!("avg({c})"),
+            match (m.agg, col) {
+                (Agg::Count, None) => self.push("count(*)"),
+                (Agg::Count, Some(c)) => {
+                    let _ = write!(self.sql, "count({c})");
+                }
+                (Agg::CountDistinct, Some(c)) => {
+                    let _ = write!(self.sql, "count(DISTINCT {c})");
+                }
+                (Agg::Sum, Some(c)) => {
+                    let _ = write!(self.sql, "sum({c})");
+                }
+                (Agg::Min, Some(c)) => {
+                    let _ = write!(self.sql, "min({c})");
+                }
+                (Agg::Max, Some(c)) => {
+                    let _ = write!(self.sql, "max({c})");
+                }
+                (Agg::Avg, Some(c)) => {
+                    let _ = write!(self.sql, "avg({c})");
+                }
                 (Agg::Percentile, Some(c)) => {
                     let q = m.q.expect("parse requires q for percentile");
-                    let q = self.text(q.to_string(), oid::FLOAT8, "float8", &format!("{path}.q"));
-                    format!("percentile_cont({q}) WITHIN GROUP (ORDER BY CAST({c} AS \"pg_catalog\".\"float8\"))")
+                    self.push("percentile_cont(");
+                    self.text(
+                        q.to_string(),
+                        oid::FLOAT8,
+                        "float8",
+                        &format!("measures[{mi}].q"),
+                    );
+                    let _ = write!(
+                        self.sql,
+                        ") WITHIN GROUP (ORDER BY CAST({c} AS \"pg_catalog\".\"float8\"))"
+                    );
                 }
                 (_, None) => unreachable!("parse requires a column for {}", m.agg.name()),
-            };
-            let filter = self.conjunction(&m.filters);
-            select.push(if filter.is_empty() { agg } else { format!("{agg} FILTER (WHERE {filter})") });
-        }
-        let select: Vec<String> = select.into_iter().enumerate().map(|(i, e)| format!("{e} AS c{}", i + 1)).collect();
-        let mut sql = format!("SELECT {} FROM {}", select.join(", "), b.relation);
-        let mut conds = Vec::new();
-        if let Some(t) = &b.time {
-            let col = quote_ident(&t.column);
-            if let Some(from) = &t.from {
-                conds.push(format!("{col} >= {}", self.bound(from, "time.from")));
             }
-            conds.push(format!("{col} < {}", self.bound(&t.to, "time.to")));
+            if !m.filters.is_empty() {
+                self.push(" FILTER (WHERE ");
+                self.conjunction(&m.filters);
+                self.push(")");
+            }
+            let _ = write!(self.sql, " AS c{i}");
         }
-        let filters = self.conjunction(&b.filters);
-        if !filters.is_empty() {
-            conds.push(filters);
+        self.push(" FROM ");
+        self.push(&b.relation);
+        let mut conds = 0;
+        let mut and = |g: &mut Gen| {
+            g.push(if conds == 0 { " WHERE " } else { " AND " });
+            conds += 1;
+        };
+        if let Some(t) = &b.time {
+            if let Some(from) = &t.from {
+                and(self);
+                self.ident(&t.column);
+                self.push(" >= ");
+                self.bound(from, "time.from");
+            }
+            and(self);
+            self.ident(&t.column);
+            self.push(" < ");
+            self.bound(&t.to, "time.to");
         }
-        if !conds.is_empty() {
-            sql.push_str(&format!(" WHERE {}", conds.join(" AND ")));
+        if !b.filters.is_empty() {
+            and(self);
+            self.conjunction(&b.filters);
         }
         let keys = b.group_keys();
         if keys > 0 {
-            let ords: Vec<String> = (1..=keys).map(|i| i.to_string()).collect();
-            sql.push_str(&format!(" GROUP BY {}", ords.join(", ")));
+            self.push(" GROUP BY 1");
+            for k in 2..=keys {
+                let _ = write!(self.sql, ", {k}");
+            }
         }
-        let order = order_by(b, |i| (i + 1).to_string());
-        if !order.is_empty() {
-            sql.push_str(&format!(" ORDER BY {order}"));
+        if !b.order.is_empty() {
+            self.push(" ORDER BY ");
+            order_by(&mut self.sql, b, "");
         }
         if let Some(limit) = b.limit {
-            let l = self.text(limit.to_string(), oid::INT8, "int8", "limit");
-            sql.push_str(&format!(" LIMIT {l}"));
+            self.push(" LIMIT ");
+            self.text(limit.to_string(), oid::INT8, "int8", "limit");
         }
-        sql
     }
 
-    fn bucket(&mut self, t: &BoundTime) -> String {
+    fn bucket(&mut self, t: &BoundTime) {
         let col = quote_ident(&t.column);
         let ts = match t.kind {
             TimeKind::TimestampTz => col,
-            TimeKind::Timestamp | TimeKind::Date => format!("CAST({col} AS \"pg_catalog\".\"timestamptz\")"),
+            TimeKind::Timestamp | TimeKind::Date => {
+                format!("CAST({col} AS \"pg_catalog\".\"timestamptz\")")
+            }
         };
         match t.granularity.expect("bucket needs a granularity") {
             Granularity::Fixed(seconds) => {
-                let width = self.text(format!("{seconds} seconds"), oid::INTERVAL, "interval", "time.granularity");
-                format!("date_bin({width}, {ts}, TIMESTAMPTZ '1970-01-01 00:00:00+00')")
+                self.push("date_bin(");
+                self.text(
+                    format!("{seconds} seconds"),
+                    oid::INTERVAL,
+                    "interval",
+                    "time.granularity",
+                );
+                let _ = write!(self.sql, ", {ts}, TIMESTAMPTZ '1970-01-01 00:00:00+00')");
             }
-            calendar => format!("date_trunc('{}', {ts})", calendar.calendar_field().expect("calendar width")),
+            calendar => {
+                let field = calendar.calendar_field().expect("calendar width");
+                let _ = write!(self.sql, "date_trunc('{field}', {ts})");
+            }
         }
     }
 
-    fn bound(&mut self, b: &TimeBound, path: &str) -> String {
+    fn bound(&mut self, b: &TimeBound, path: &str) {
+        let offset = |n: i64, unit: &str| format!("{n} {unit}");
         match *b {
-            TimeBound::Absolute(us) => {
-                self.text(crate::time::format_rfc3339_utc(us), oid::TIMESTAMPTZ, "timestamptz", path)
-            }
-            TimeBound::NowMinus(Offset::Seconds(0)) => "now()".into(),
+            TimeBound::Absolute(us) => self.text(
+                crate::time::format_rfc3339_utc(us),
+                oid::TIMESTAMPTZ,
+                "timestamptz",
+                path,
+            ),
+            TimeBound::NowMinus(Offset::Seconds(0)) => self.push("now()"),
             TimeBound::NowMinus(Offset::Seconds(s)) => {
-                format!("(now() - {})", self.text(format!("{s} seconds"), oid::INTERVAL, "interval", path))
+                self.push("(now() - ");
+                self.text(offset(s, "seconds"), oid::INTERVAL, "interval", path);
+                self.push(")");
             }
             TimeBound::NowMinus(Offset::Days(d)) => {
-                format!("(now() - {})", self.text(format!("{d} days"), oid::INTERVAL, "interval", path))
+                self.push("(now() - ");
+                self.text(offset(d, "days"), oid::INTERVAL, "interval", path);
+                self.push(")");
             }
-            TimeBound::Today => "date_trunc('day', now())".into(),
-            TimeBound::Yesterday => "(date_trunc('day', now()) - INTERVAL '1 day')".into(),
+            TimeBound::Today => self.push("date_trunc('day', now())"),
+            TimeBound::Yesterday => self.push("(date_trunc('day', now()) - INTERVAL '1 day')"),
         }
     }
 
-    fn conjunction(&mut self, filters: &[BoundFilter]) -> String {
-        let parts: Vec<String> = filters.iter().map(|f| self.filter(f)).collect();
-        parts.join(" AND ")
+    fn conjunction(&mut self, filters: &[BoundFilter]) {
+        for (i, f) in filters.iter().enumerate() {
+            if i > 0 {
+                self.push(" AND ");
+            }
+            self.filter(f);
+        }
     }
 
-    fn filter(&mut self, f: &BoundFilter) -> String {
-        let col = quote_ident(&f.column);
+    fn filter(&mut self, f: &BoundFilter) {
+        self.ident(&f.column);
         let cast = || f.cast.clone().expect("bind gives comparisons a cast type");
         match (&f.value, f.op) {
-            (_, Op::IsNull) => format!("{col} IS NULL"),
-            (_, Op::IsNotNull) => format!("{col} IS NOT NULL"),
-            (FilterValue::List(vs), Op::In) => {
-                format!("{col} = ANY({})", self.param(ParamValue::TextArray(vs.clone()), cast(), &f.path))
-            }
-            (FilterValue::List(vs), Op::NotIn) => {
-                format!("{col} <> ALL({})", self.param(ParamValue::TextArray(vs.clone()), cast(), &f.path))
+            (_, Op::IsNull) => self.push(" IS NULL"),
+            (_, Op::IsNotNull) => self.push(" IS NOT NULL"),
+            (FilterValue::List(vs), Op::In | Op::NotIn) => {
+                self.push(if f.op == Op::In {
+                    " = ANY("
+                } else {
+                    " <> ALL("
+                });
+                self.param(ParamValue::TextArray(vs.clone()), cast(), &f.path);
+                self.push(")");
             }
             (FilterValue::One(v), op) => {
                 let sym = match op {
-                    Op::Eq => "=",
-                    Op::Ne => "<>",
-                    Op::Lt => "<",
-                    Op::Le => "<=",
-                    Op::Gt => ">",
-                    Op::Ge => ">=",
+                    Op::Eq => " = ",
+                    Op::Ne => " <> ",
+                    Op::Lt => " < ",
+                    Op::Le => " <= ",
+                    Op::Gt => " > ",
+                    Op::Ge => " >= ",
                     _ => unreachable!("list operators take lists"),
                 };
-                format!("{col} {sym} {}", self.param(ParamValue::Text(v.clone()), cast(), &f.path))
+                self.push(sym);
+                self.param(ParamValue::Text(v.clone()), cast(), &f.path);
             }
             (v, op) => unreachable!("parse pairs {op:?} with {v:?}"),
         }
     }
 }
 
-/// ORDER BY list over output columns, named by `name(index)`.
-fn order_by(b: &Bound, name: impl Fn(usize) -> String) -> String {
-    let items: Vec<String> = b
-        .order
-        .iter()
-        .map(|(i, dir)| format!("{}{}", name(*i), if *dir == Dir::Desc { " DESC" } else { "" }))
-        .collect();
-    items.join(", ")
+/// ORDER BY list over output columns, named `{prefix}{n}` (`3` or `r.c3`).
+fn order_by(out: &mut String, b: &Bound, prefix: &str) {
+    for (k, (i, dir)) in b.order.iter().enumerate() {
+        let _ = write!(
+            out,
+            "{}{prefix}{}{}",
+            if k > 0 { ", " } else { "" },
+            i + 1,
+            if *dir == Dir::Desc { " DESC" } else { "" }
+        );
+    }
 }

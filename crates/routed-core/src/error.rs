@@ -42,7 +42,12 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn new(kind: ErrorKind, path: impl Into<String>, message: impl Into<String>) -> Self {
-        Error { kind, path: path.into(), message: message.into(), hint: None }
+        Error {
+            kind,
+            path: path.into(),
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {

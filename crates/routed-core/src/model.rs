@@ -35,7 +35,11 @@ pub struct SqlType {
 
 impl SqlType {
     pub fn builtin(oid: u32, name: &str) -> SqlType {
-        SqlType { oid, schema: "pg_catalog".into(), name: name.into() }
+        SqlType {
+            oid,
+            schema: "pg_catalog".into(),
+            name: name.into(),
+        }
     }
 
     /// Schema-qualified and quoted, without a type modifier, so a cast never truncates

@@ -49,7 +49,10 @@ pub fn parse_qualified_name(path: &str, text: &str) -> Result<QualifiedName> {
                     break;
                 }
                 if !(c.is_alphanumeric() || c == '_' || c == '$') {
-                    return Err(bad(&format!("unexpected character {}", show(&c.to_string()))));
+                    return Err(bad(&format!(
+                        "unexpected character {}",
+                        show(&c.to_string())
+                    )));
                 }
                 part.extend(c.to_lowercase());
                 chars.next();
@@ -65,14 +68,25 @@ pub fn parse_qualified_name(path: &str, text: &str) -> Result<QualifiedName> {
         match chars.next() {
             None => break,
             Some('.') => continue,
-            Some(c) => return Err(bad(&format!("unexpected character {} after a quoted name", show(&c.to_string())))),
+            Some(c) => {
+                return Err(bad(&format!(
+                    "unexpected character {} after a quoted name",
+                    show(&c.to_string())
+                )))
+            }
         }
     }
     match parts.len() {
-        1 => Ok(QualifiedName { schema: None, name: parts.pop().unwrap() }),
+        1 => Ok(QualifiedName {
+            schema: None,
+            name: parts.pop().unwrap(),
+        }),
         2 => {
             let name = parts.pop().unwrap();
-            Ok(QualifiedName { schema: parts.pop(), name })
+            Ok(QualifiedName {
+                schema: parts.pop(),
+                name,
+            })
         }
         _ => Err(bad("expected at most schema.name")),
     }
@@ -84,7 +98,10 @@ pub fn quote_ident(s: &str) -> String {
 }
 
 /// Up to three candidates closest to `wanted` (case-insensitive edit distance), for hints.
-pub fn close_matches<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+pub fn close_matches<'a>(
+    wanted: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Vec<&'a str> {
     let w = wanted.to_lowercase();
     let limit = (w.chars().count() / 3).max(2);
     let mut scored: Vec<(usize, &str)> = candidates
@@ -97,12 +114,18 @@ pub fn close_matches<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a 
 }
 
 /// "did you mean ...?" for a hint, or None when nothing is close.
-pub fn did_you_mean<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    wanted: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let m = close_matches(wanted, candidates);
     if m.is_empty() {
         None
     } else {
-        Some(format!("did you mean {}?", m.iter().map(|c| show(c)).collect::<Vec<_>>().join(" or ")))
+        Some(format!(
+            "did you mean {}?",
+            m.iter().map(|c| show(c)).collect::<Vec<_>>().join(" or ")
+        ))
     }
 }
 
@@ -125,20 +148,43 @@ mod tests {
     use super::*;
 
     fn qn(s: Option<&str>, n: &str) -> QualifiedName {
-        QualifiedName { schema: s.map(String::from), name: n.into() }
+        QualifiedName {
+            schema: s.map(String::from),
+            name: n.into(),
+        }
     }
 
     #[test]
     fn parses_like_regclass() {
-        assert_eq!(parse_qualified_name("s", "Metrics").unwrap(), qn(None, "metrics"));
-        assert_eq!(parse_qualified_name("s", "public.metrics").unwrap(), qn(Some("public"), "metrics"));
-        assert_eq!(parse_qualified_name("s", "\"My S\".\"Ev\"\"t\"").unwrap(), qn(Some("My S"), "Ev\"t"));
-        assert_eq!(parse_qualified_name("s", "données").unwrap(), qn(None, "données"));
+        assert_eq!(
+            parse_qualified_name("s", "Metrics").unwrap(),
+            qn(None, "metrics")
+        );
+        assert_eq!(
+            parse_qualified_name("s", "public.metrics").unwrap(),
+            qn(Some("public"), "metrics")
+        );
+        assert_eq!(
+            parse_qualified_name("s", "\"My S\".\"Ev\"\"t\"").unwrap(),
+            qn(Some("My S"), "Ev\"t")
+        );
+        assert_eq!(
+            parse_qualified_name("s", "données").unwrap(),
+            qn(None, "données")
+        );
     }
 
     #[test]
     fn rejects_injection_and_garbage() {
-        for bad in ["metrics; DROP TABLE x", "a.b.c", "\"open", "a..b", "", "m\"x\"", "a b"] {
+        for bad in [
+            "metrics; DROP TABLE x",
+            "a.b.c",
+            "\"open",
+            "a..b",
+            "",
+            "m\"x\"",
+            "a b",
+        ] {
             let e = parse_qualified_name("source", bad).unwrap_err();
             assert_eq!(e.path, "source", "{bad}");
         }
@@ -153,7 +199,10 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(close_matches("regoin", ["region", "status", "ts"]), vec!["region"]);
+        assert_eq!(
+            close_matches("regoin", ["region", "status", "ts"]),
+            vec!["region"]
+        );
         assert_eq!(close_matches("Status", ["status"]), vec!["status"]);
         assert!(close_matches("zzzzzz", ["region"]).is_empty());
     }

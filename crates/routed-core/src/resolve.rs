@@ -67,7 +67,8 @@ pub struct Bound {
 impl Bound {
     /// Number of leading output columns that are group keys (bucket and dimensions).
     pub fn group_keys(&self) -> usize {
-        usize::from(self.time.as_ref().is_some_and(|t| t.granularity.is_some())) + self.dimensions.len()
+        usize::from(self.time.as_ref().is_some_and(|t| t.granularity.is_some()))
+            + self.dimensions.len()
     }
 }
 
@@ -79,7 +80,13 @@ pub fn bind(q: &Query, rel: &Relation) -> Result<Bound> {
         None => None,
         Some(t) => {
             let name = t.column.as_deref().ok_or_else(|| {
-                Error::invalid("time.column", format!("is required: {} is not tracked, so name its time column", rel.display()))
+                Error::invalid(
+                    "time.column",
+                    format!(
+                        "is required: {} is not tracked, so name its time column",
+                        rel.display()
+                    ),
+                )
             })?;
             let col = column(rel, name, "time.column")?;
             let kind = match col.base_oid {
@@ -90,20 +97,38 @@ pub fn bind(q: &Query, rel: &Relation) -> Result<Bound> {
                     return Err(Error::new(
                         ErrorKind::DatatypeMismatch,
                         "time.column",
-                        format!("column {} has type {}; expected timestamptz, timestamp or date", show(name), col.ty.name),
+                        format!(
+                            "column {} has type {}; expected timestamptz, timestamp or date",
+                            show(name),
+                            col.ty.name
+                        ),
                     ))
                 }
             };
-            Some(BoundTime { column: name.into(), kind, from: t.from, to: t.to, granularity: t.granularity })
+            Some(BoundTime {
+                column: name.into(),
+                kind,
+                from: t.from,
+                to: t.to,
+                granularity: t.granularity,
+            })
         }
     };
     let mut outputs = Vec::new();
     if time.as_ref().is_some_and(|t| t.granularity.is_some()) {
-        outputs.push(OutputColumn { name: "bucket".into(), type_name: "timestamptz".into(), type_oid: oid::TIMESTAMPTZ });
+        outputs.push(OutputColumn {
+            name: "bucket".into(),
+            type_name: "timestamptz".into(),
+            type_oid: oid::TIMESTAMPTZ,
+        });
     }
     for (i, d) in q.dimensions.iter().enumerate() {
         let col = column(rel, d, &format!("dimensions[{i}]"))?;
-        outputs.push(OutputColumn { name: d.clone(), type_name: col.ty.name.clone(), type_oid: col.ty.oid });
+        outputs.push(OutputColumn {
+            name: d.clone(),
+            type_name: col.ty.name.clone(),
+            type_oid: col.ty.oid,
+        });
     }
     let mut measures = Vec::new();
     for (i, m) in q.measures.iter().enumerate() {
@@ -116,7 +141,12 @@ pub fn bind(q: &Query, rel: &Relation) -> Result<Bound> {
                     Error::new(
                         ErrorKind::DatatypeMismatch,
                         format!("{path}.column"),
-                        format!("{} cannot be applied to column {} of type {}", m.agg.name(), show(c), col.ty.name),
+                        format!(
+                            "{} cannot be applied to column {} of type {}",
+                            m.agg.name(),
+                            show(c),
+                            col.ty.name
+                        ),
                     )
                     .with_hint(agg_type_hint(m.agg))
                 })?
@@ -126,19 +156,43 @@ pub fn bind(q: &Query, rel: &Relation) -> Result<Bound> {
             return Err(no_privilege(rel, None));
         }
         let filters = bind_filters(&m.filters, rel, &format!("{path}.where"))?;
-        measures.push(BoundMeasure { agg: m.agg, column: m.column.clone(), q: m.q, filters });
-        outputs.push(OutputColumn { name: m.name.clone(), type_name, type_oid });
+        measures.push(BoundMeasure {
+            agg: m.agg,
+            column: m.column.clone(),
+            q: m.q,
+            filters,
+        });
+        outputs.push(OutputColumn {
+            name: m.name.clone(),
+            type_name,
+            type_oid,
+        });
     }
     if outputs.len() > MAX_OUTPUTS {
-        return Err(Error::invalid("measures", format!("{} output columns; at most {MAX_OUTPUTS} are allowed", outputs.len())));
+        return Err(Error::invalid(
+            "measures",
+            format!(
+                "{} output columns; at most {MAX_OUTPUTS} are allowed",
+                outputs.len()
+            ),
+        ));
     }
     let filters = bind_filters(&q.filters, rel, "where")?;
     let mut order: Vec<(usize, Dir)> = q
         .order
         .iter()
-        .map(|o| (outputs.iter().position(|c| c.name == o.by).expect("parse checked order names"), o.dir))
+        .map(|o| {
+            (
+                outputs
+                    .iter()
+                    .position(|c| c.name == o.by)
+                    .expect("parse checked order names"),
+                o.dir,
+            )
+        })
         .collect();
-    let keys = usize::from(time.as_ref().is_some_and(|t| t.granularity.is_some())) + q.dimensions.len();
+    let keys =
+        usize::from(time.as_ref().is_some_and(|t| t.granularity.is_some())) + q.dimensions.len();
     for k in 0..keys {
         if !order.iter().any(|(i, _)| *i == k) {
             order.push((k, Dir::Asc));
@@ -180,7 +234,11 @@ fn no_privilege(rel: &Relation, column: Option<&str>) -> Error {
         Some(c) => format!("column {} of table {}", show(c), rel.display()),
         None => format!("table {}", rel.display()),
     };
-    Error::new(ErrorKind::InsufficientPrivilege, "", format!("permission denied for {what}"))
+    Error::new(
+        ErrorKind::InsufficientPrivilege,
+        "",
+        format!("permission denied for {what}"),
+    )
 }
 
 fn bind_filters(filters: &[Filter], rel: &Relation, path: &str) -> Result<Vec<BoundFilter>> {
@@ -194,7 +252,11 @@ fn bind_filters(filters: &[Filter], rel: &Relation, path: &str) -> Result<Vec<Bo
                 return Err(Error::new(
                     ErrorKind::DatatypeMismatch,
                     format!("{path}[{i}].op"),
-                    format!("column {} of type {} supports only \"is null\" and \"is not null\"", show(&f.column), col.ty.name),
+                    format!(
+                        "column {} of type {} supports only \"is null\" and \"is not null\"",
+                        show(&f.column),
+                        col.ty.name
+                    ),
                 ));
             }
             let cast = match f.op {
@@ -203,12 +265,23 @@ fn bind_filters(filters: &[Filter], rel: &Relation, path: &str) -> Result<Vec<Bo
                     Error::new(
                         ErrorKind::DatatypeMismatch,
                         format!("{path}[{i}].op"),
-                        format!("column {} of type {} has no array type for \"{}\"", show(&f.column), col.ty.name, f.op.name()),
+                        format!(
+                            "column {} of type {} has no array type for \"{}\"",
+                            show(&f.column),
+                            col.ty.name,
+                            f.op.name()
+                        ),
                     )
                 })?),
                 _ => Some(col.ty.clone()),
             };
-            Ok(BoundFilter { column: f.column.clone(), op: f.op, value: f.value.clone(), cast, path: f.path.clone() })
+            Ok(BoundFilter {
+                column: f.column.clone(),
+                op: f.op,
+                value: f.value.clone(),
+                cast,
+                path: f.path.clone(),
+            })
         })
         .collect()
 }
@@ -232,8 +305,8 @@ fn result_type(agg: Agg, col: &Column) -> Option<(u32, String)> {
         (Agg::Percentile, INT2 | INT4 | INT8 | NUMERIC | FLOAT4 | FLOAT8) => t(FLOAT8, "float8"),
         (
             Agg::Min | Agg::Max,
-            INT2 | INT4 | INT8 | NUMERIC | FLOAT4 | FLOAT8 | MONEY | INTERVAL | DATE | TIMESTAMP | TIMESTAMPTZ | TEXT | VARCHAR
-            | BPCHAR,
+            INT2 | INT4 | INT8 | NUMERIC | FLOAT4 | FLOAT8 | MONEY | INTERVAL | DATE | TIMESTAMP
+            | TIMESTAMPTZ | TEXT | VARCHAR | BPCHAR,
         ) => same(),
         _ => None,
     }

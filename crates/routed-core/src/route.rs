@@ -64,7 +64,11 @@ pub fn plan(bound: &Bound, budget_micros: i64) -> Plan {
     };
     Plan {
         candidates: vec![base],
-        segments: vec![Segment { kind: SourceKind::Base, from, to }],
+        segments: vec![Segment {
+            kind: SourceKind::Base,
+            from,
+            to,
+        }],
         source: "base",
         staleness_micros: 0,
         budget_micros,

@@ -50,7 +50,12 @@ pub const TIME_BOUND_FORMS: &str =
 
 pub fn parse_time_bound(path: &str, text: &str) -> Result<TimeBound> {
     let t = text.trim();
-    let bad = || Error::invalid(path, format!("invalid time {}; expected {TIME_BOUND_FORMS}", show(text)));
+    let bad = || {
+        Error::invalid(
+            path,
+            format!("invalid time {}; expected {TIME_BOUND_FORMS}", show(text)),
+        )
+    };
     match t {
         "now" => return Ok(TimeBound::NowMinus(Offset::Seconds(0))),
         "today" => return Ok(TimeBound::Today),
@@ -171,7 +176,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 /// `2026-11-25T09:00:00.123456+00:00`, the form PostgreSQL's `to_jsonb(timestamptz)` uses in UTC.
@@ -180,7 +193,12 @@ pub fn format_rfc3339_utc(unix_micros: i64) -> String {
     let frac = unix_micros.rem_euclid(MICROS_PER_SECOND);
     let (y, mo, d) = civil_from_days(secs.div_euclid(SECONDS_PER_DAY));
     let sod = secs.rem_euclid(SECONDS_PER_DAY);
-    let mut out = format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60);
+    let mut out = format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    );
     if frac != 0 {
         let f = format!("{frac:06}");
         out.push('.');
@@ -199,7 +217,12 @@ pub fn format_interval(micros: i64) -> String {
     let secs = rest / 1_000_000;
     let frac = rest % 1_000_000;
     let sign = if neg { "-" } else { "" };
-    let mut clock = format!("{sign}{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+    let mut clock = format!(
+        "{sign}{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
     if frac != 0 {
         clock.push_str(format!(".{frac:06}").trim_end_matches('0'));
     }
@@ -255,7 +278,15 @@ impl Granularity {
 }
 
 pub fn parse_granularity(path: &str, text: &str) -> Result<Granularity> {
-    let bad = || Error::invalid(path, format!("invalid granularity {}; expected {GRANULARITY_FORMS}", show(text)));
+    let bad = || {
+        Error::invalid(
+            path,
+            format!(
+                "invalid granularity {}; expected {GRANULARITY_FORMS}",
+                show(text)
+            ),
+        )
+    };
     let t = text.trim().to_ascii_lowercase();
     let digits: String = t.chars().take_while(|c| c.is_ascii_digit()).collect();
     if digits.is_empty() || digits.len() > 9 {
@@ -263,7 +294,10 @@ pub fn parse_granularity(path: &str, text: &str) -> Result<Granularity> {
     }
     let n: i64 = digits.parse().map_err(|_| bad())?;
     if n == 0 {
-        return Err(Error::invalid(path, format!("granularity {} must be positive", show(text))));
+        return Err(Error::invalid(
+            path,
+            format!("granularity {} must be positive", show(text)),
+        ));
     }
     let unit = t[digits.len()..].trim();
     let seconds_per = match unit {
@@ -274,7 +308,13 @@ pub fn parse_granularity(path: &str, text: &str) -> Result<Granularity> {
         "w" | "week" | "weeks" => 7 * SECONDS_PER_DAY,
         "mon" | "month" | "months" if n == 1 => return Ok(Granularity::Month),
         "mon" | "month" | "months" => {
-            return Err(Error::invalid(path, format!("granularity {}: months are calendar buckets and only \"1 month\" is supported", show(text))))
+            return Err(Error::invalid(
+                path,
+                format!(
+                    "granularity {}: months are calendar buckets and only \"1 month\" is supported",
+                    show(text)
+                ),
+            ))
         }
         _ => return Err(bad()),
     };
@@ -282,9 +322,17 @@ pub fn parse_granularity(path: &str, text: &str) -> Result<Granularity> {
         (1, SECONDS_PER_DAY) => Ok(Granularity::Day),
         (1, s) if s == 7 * SECONDS_PER_DAY => Ok(Granularity::Week),
         _ => {
-            let secs = n.checked_mul(seconds_per).filter(|s| *s <= MAX_FIXED_SECONDS);
+            let secs = n
+                .checked_mul(seconds_per)
+                .filter(|s| *s <= MAX_FIXED_SECONDS);
             secs.map(Granularity::Fixed).ok_or_else(|| {
-                Error::invalid(path, format!("granularity {} is wider than the allowed 366 days", show(text)))
+                Error::invalid(
+                    path,
+                    format!(
+                        "granularity {} is wider than the allowed 366 days",
+                        show(text)
+                    ),
+                )
             })
         }
     }
@@ -297,9 +345,18 @@ mod tests {
     #[test]
     fn rfc3339_known_instants() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339("2000-01-01T00:00:00Z"), Some(946_684_800_000_000));
-        assert_eq!(parse_rfc3339("2026-11-24T11:00:00+01:00"), parse_rfc3339("2026-11-24T10:00:00Z"));
-        assert_eq!(parse_rfc3339("2024-02-29T00:00:00.5Z"), Some(1_709_164_800_500_000));
+        assert_eq!(
+            parse_rfc3339("2000-01-01T00:00:00Z"),
+            Some(946_684_800_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-24T11:00:00+01:00"),
+            parse_rfc3339("2026-11-24T10:00:00Z")
+        );
+        assert_eq!(
+            parse_rfc3339("2024-02-29T00:00:00.5Z"),
+            Some(1_709_164_800_500_000)
+        );
         assert_eq!(parse_rfc3339("1969-12-31T23:59:59.999999Z"), Some(-1));
     }
 
@@ -322,17 +379,35 @@ mod tests {
 
     #[test]
     fn rfc3339_round_trips_through_format() {
-        for us in [0, -1, 1_709_164_800_500_000, 4_102_444_799_999_999, -62_135_596_800_000_000] {
+        for us in [
+            0,
+            -1,
+            1_709_164_800_500_000,
+            4_102_444_799_999_999,
+            -62_135_596_800_000_000,
+        ] {
             assert_eq!(parse_rfc3339(&format_rfc3339_utc(us)), Some(us));
         }
     }
 
     #[test]
     fn relative_bounds() {
-        assert_eq!(parse_time_bound("p", "now-24h").unwrap(), TimeBound::NowMinus(Offset::Seconds(86_400)));
-        assert_eq!(parse_time_bound("p", "now-90min").unwrap(), TimeBound::NowMinus(Offset::Seconds(5_400)));
-        assert_eq!(parse_time_bound("p", "now-2w").unwrap(), TimeBound::NowMinus(Offset::Days(14)));
-        assert_eq!(parse_time_bound("p", "yesterday").unwrap(), TimeBound::Yesterday);
+        assert_eq!(
+            parse_time_bound("p", "now-24h").unwrap(),
+            TimeBound::NowMinus(Offset::Seconds(86_400))
+        );
+        assert_eq!(
+            parse_time_bound("p", "now-90min").unwrap(),
+            TimeBound::NowMinus(Offset::Seconds(5_400))
+        );
+        assert_eq!(
+            parse_time_bound("p", "now-2w").unwrap(),
+            TimeBound::NowMinus(Offset::Days(14))
+        );
+        assert_eq!(
+            parse_time_bound("p", "yesterday").unwrap(),
+            TimeBound::Yesterday
+        );
         let e = parse_time_bound("time.from", "now-5y").unwrap_err();
         assert_eq!(e.path, "time.from");
         assert!(e.message.contains("now-<n><unit>"), "{}", e.message);
@@ -342,12 +417,24 @@ mod tests {
 
     #[test]
     fn granularities() {
-        assert_eq!(parse_granularity("g", "1 hour").unwrap(), Granularity::Fixed(3600));
-        assert_eq!(parse_granularity("g", "15 minutes").unwrap(), Granularity::Fixed(900));
+        assert_eq!(
+            parse_granularity("g", "1 hour").unwrap(),
+            Granularity::Fixed(3600)
+        );
+        assert_eq!(
+            parse_granularity("g", "15 minutes").unwrap(),
+            Granularity::Fixed(900)
+        );
         assert_eq!(parse_granularity("g", "1 day").unwrap(), Granularity::Day);
-        assert_eq!(parse_granularity("g", "2 days").unwrap(), Granularity::Fixed(172_800));
+        assert_eq!(
+            parse_granularity("g", "2 days").unwrap(),
+            Granularity::Fixed(172_800)
+        );
         assert_eq!(parse_granularity("g", "1 Week").unwrap(), Granularity::Week);
-        assert_eq!(parse_granularity("g", "1 month").unwrap(), Granularity::Month);
+        assert_eq!(
+            parse_granularity("g", "1 month").unwrap(),
+            Granularity::Month
+        );
         assert!(parse_granularity("g", "3 months").is_err());
         assert!(parse_granularity("g", "0 hours").is_err());
         assert!(parse_granularity("g", "1 fortnight").is_err());
@@ -358,8 +445,14 @@ mod tests {
     fn interval_text_matches_postgres_style() {
         assert_eq!(format_interval(0), "00:00:00");
         assert_eq!(format_interval(300 * MICROS_PER_SECOND), "00:05:00");
-        assert_eq!(format_interval(7 * SECONDS_PER_DAY * MICROS_PER_SECOND), "7 days");
-        assert_eq!(format_interval((SECONDS_PER_DAY + 7200) * MICROS_PER_SECOND), "1 day 02:00:00");
+        assert_eq!(
+            format_interval(7 * SECONDS_PER_DAY * MICROS_PER_SECOND),
+            "7 days"
+        );
+        assert_eq!(
+            format_interval((SECONDS_PER_DAY + 7200) * MICROS_PER_SECOND),
+            "1 day 02:00:00"
+        );
         assert_eq!(format_interval(1_500_000), "00:00:01.5");
     }
 }

@@ -63,9 +63,17 @@ fn hostile_names_and_values_never_reach_sql_text() {
     .unwrap();
     let b = bind(&q, &rel).unwrap();
     let g = generate(&b, &plan(&b, 0));
-    assert!(g.rows_sql.contains("\"st\"\"atus; DROP TABLE x; --\" AS c1"), "{}", g.rows_sql);
+    assert!(
+        g.rows_sql
+            .contains("\"st\"\"atus; DROP TABLE x; --\" AS c1"),
+        "{}",
+        g.rows_sql
+    );
     assert!(!g.rows_sql.contains("DROP TABLE metrics"));
-    assert_eq!(g.params[0].value, ParamValue::Text("'; DROP TABLE metrics; --".into()));
+    assert_eq!(
+        g.params[0].value,
+        ParamValue::Text("'; DROP TABLE metrics; --".into())
+    );
 }
 
 #[test]
@@ -74,7 +82,9 @@ fn calendar_and_relative_bounds() {
         r#"{"source": "metrics", "time": {"column": "day", "from": "yesterday", "to": "today", "granularity": "1 month"},
             "measures": [{"name": "n", "agg": "count"}]}"#,
     );
-    assert!(g.rows_sql.starts_with("SELECT date_trunc('month', CAST(\"day\" AS \"pg_catalog\".\"timestamptz\")) AS c1"));
+    assert!(g.rows_sql.starts_with(
+        "SELECT date_trunc('month', CAST(\"day\" AS \"pg_catalog\".\"timestamptz\")) AS c1"
+    ));
     assert!(g.rows_sql.contains("\"day\" >= (date_trunc('day', now()) - INTERVAL '1 day') AND \"day\" < date_trunc('day', now())"));
     assert!(g.params.is_empty());
 }
@@ -91,7 +101,10 @@ fn result_types_follow_postgres() {
     .unwrap();
     let b = bind(&q, &common::metrics()).unwrap();
     let types: Vec<&str> = b.outputs.iter().map(|o| o.type_name.as_str()).collect();
-    assert_eq!(types, ["int8", "numeric", "numeric", "float8", "text", "int8", "float8"]);
+    assert_eq!(
+        types,
+        ["int8", "numeric", "numeric", "float8", "text", "int8", "float8"]
+    );
 }
 
 #[test]
@@ -99,7 +112,11 @@ fn binding_errors_carry_sqlstate_kinds_and_hints() {
     let rel = common::metrics();
     let check = |doc: &str, kind: ErrorKind, message: &str, hint: Option<&str>| {
         let e = bind(&parse_text(doc).unwrap(), &rel).unwrap_err();
-        assert_eq!((e.kind, e.to_string().as_str(), e.hint.as_deref()), (kind, message, hint), "{doc}");
+        assert_eq!(
+            (e.kind, e.to_string().as_str(), e.hint.as_deref()),
+            (kind, message, hint),
+            "{doc}"
+        );
     };
     check(
         r#"{"source": "metrics", "dimensions": ["rule_categroy"], "measures": [{"name": "n", "agg": "count"}]}"#,

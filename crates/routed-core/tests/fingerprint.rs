@@ -62,7 +62,9 @@ fn rewrite(v: &Value) -> Value {
             for (k, val) in m.iter().rev() {
                 let val = if k == "value" || k == "where" {
                     match val {
-                        Value::Array(items) => Value::Array(items.iter().rev().map(rewrite).collect()),
+                        Value::Array(items) => {
+                            Value::Array(items.iter().rev().map(rewrite).collect())
+                        }
                         other => rewrite(other),
                     }
                 } else {
@@ -109,10 +111,18 @@ proptest! {
 
 #[test]
 fn equivalent_relative_bounds_share_a_fingerprint() {
-    let a = parse_text(r#"{"source": "m", "time": {"column": "ts", "from": "now-1h"}, "measures": [{"name": "n", "agg": "count"}]}"#);
-    let b = parse_text(r#"{"source": "m", "time": {"column": "ts", "from": "now-60min", "to": "now"}, "measures": [{"name": "n", "agg": "count"}]}"#);
-    let c = parse_text(r#"{"source": "m", "time": {"column": "ts", "from": "now-1d"}, "measures": [{"name": "n", "agg": "count"}]}"#);
-    let d = parse_text(r#"{"source": "m", "time": {"column": "ts", "from": "now-24h"}, "measures": [{"name": "n", "agg": "count"}]}"#);
+    let a = parse_text(
+        r#"{"source": "m", "time": {"column": "ts", "from": "now-1h"}, "measures": [{"name": "n", "agg": "count"}]}"#,
+    );
+    let b = parse_text(
+        r#"{"source": "m", "time": {"column": "ts", "from": "now-60min", "to": "now"}, "measures": [{"name": "n", "agg": "count"}]}"#,
+    );
+    let c = parse_text(
+        r#"{"source": "m", "time": {"column": "ts", "from": "now-1d"}, "measures": [{"name": "n", "agg": "count"}]}"#,
+    );
+    let d = parse_text(
+        r#"{"source": "m", "time": {"column": "ts", "from": "now-24h"}, "measures": [{"name": "n", "agg": "count"}]}"#,
+    );
     assert_eq!(fingerprint(&a.unwrap()), fingerprint(&b.unwrap()));
     // A calendar day is not always 24 hours (daylight saving), so these differ.
     assert_ne!(fingerprint(&c.unwrap()), fingerprint(&d.unwrap()));
@@ -120,7 +130,9 @@ fn equivalent_relative_bounds_share_a_fingerprint() {
 
 #[test]
 fn freshness_is_not_part_of_the_fingerprint() {
-    let a = parse_text(r#"{"source": "m", "measures": [{"name": "n", "agg": "count"}], "freshness": "dashboard"}"#);
+    let a = parse_text(
+        r#"{"source": "m", "measures": [{"name": "n", "agg": "count"}], "freshness": "dashboard"}"#,
+    );
     let b = parse_text(r#"{"source": "m", "measures": [{"name": "n", "agg": "count"}]}"#);
     assert_eq!(fingerprint(&a.unwrap()), fingerprint(&b.unwrap()));
 }

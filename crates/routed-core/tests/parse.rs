@@ -32,11 +32,26 @@ fn parses_the_spec_example() {
     assert_eq!(t.granularity, Some(Granularity::Fixed(3600)));
     assert_eq!(q.dimensions, ["rule_category", "status"]);
     let aggs: Vec<Agg> = q.measures.iter().map(|m| m.agg).collect();
-    assert_eq!(aggs, [Agg::Count, Agg::Avg, Agg::Percentile, Agg::CountDistinct, Agg::Count]);
+    assert_eq!(
+        aggs,
+        [
+            Agg::Count,
+            Agg::Avg,
+            Agg::Percentile,
+            Agg::CountDistinct,
+            Agg::Count
+        ]
+    );
     assert_eq!(q.measures[2].q, Some(0.95));
-    assert_eq!(q.measures[4].filters[0].value, FilterValue::One("ERROR".into()));
+    assert_eq!(
+        q.measures[4].filters[0].value,
+        FilterValue::One("ERROR".into())
+    );
     assert_eq!(q.filters[0].op, Op::In);
-    assert_eq!(q.filters[0].value, FilterValue::List(vec!["RULE_EXECUTION".into(), "PARSER_EXECUTION".into()]));
+    assert_eq!(
+        q.filters[0].value,
+        FilterValue::List(vec!["RULE_EXECUTION".into(), "PARSER_EXECUTION".into()])
+    );
     assert_eq!(q.order[0].dir, Dir::Desc);
     assert_eq!(q.limit, Some(10));
 }
@@ -51,7 +66,10 @@ fn scalars_become_input_text() {
     .unwrap();
     assert_eq!(q.filters[0].value, FilterValue::One("1.5".into()));
     assert_eq!(q.filters[1].value, FilterValue::One("true".into()));
-    assert_eq!(q.filters[2].value, FilterValue::List(vec!["1".into(), "two".into(), "false".into()]));
+    assert_eq!(
+        q.filters[2].value,
+        FilterValue::List(vec!["1".into(), "two".into(), "false".into()])
+    );
     assert_eq!(q.filters[3].value, FilterValue::None);
     assert_eq!(q.filters[2].path, "where[2].value");
 }
@@ -78,7 +96,11 @@ fn errors_name_the_path_and_the_allowed_values() {
         ("{", "document is not valid JSON: EOF while parsing an object at line 1 column 1"),
     ];
     for (doc, message) in cases {
-        assert_eq!(err(doc), (message.to_string(), ErrorKind::InvalidDocument), "{doc}");
+        assert_eq!(
+            err(doc),
+            (message.to_string(), ErrorKind::InvalidDocument),
+            "{doc}"
+        );
     }
 }
 
@@ -101,5 +123,7 @@ fn oversized_and_deep_documents_are_refused_without_panicking() {
     let deep = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
     assert_eq!(err(&deep).0, "document is nested too deeply");
     let big = format!(r#"{{"source": "{}"}}"#, "x".repeat(2 << 20));
-    assert!(err(&big).0.starts_with("document is 2097166 bytes; at most 1048576"));
+    assert!(err(&big)
+        .0
+        .starts_with("document is 2097166 bytes; at most 1048576"));
 }
