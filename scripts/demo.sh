@@ -22,7 +22,7 @@ PSQL+=(-d routed_demo)
 
 if [ "$("${PSQL[@]}" -tAc "SELECT to_regclass('public.metrics') IS NOT NULL")" != t ]; then
   log "loading $DEMO_ROWS rows of dashboard metrics over the last 30 days"
-  "${PSQL[@]}" -v rows="$DEMO_ROWS" -f "$REPO/scripts/demo_data.sql"
+  "${PSQL[@]}" -1 -v rows="$DEMO_ROWS" -f "$REPO/scripts/demo_data.sql"
 fi
 
 show() {
@@ -64,8 +64,9 @@ show "Top 3 regions by average latency yesterday, with meta only" \
   \"order\": [{\"by\": \"avg_ms\", \"dir\": \"desc\"}], \"limit\": 3, \"freshness\": \"dashboard\"
 }') AS r;"
 
-show "What the router decided, without running it" \
-"SELECT jsonb_pretty(routed_explain('{\"source\": \"metrics\", \"time\": {\"column\": \"ts\", \"from\": \"now-6h\", \"granularity\": \"1 hour\"}, \"measures\": [{\"name\": \"n\", \"agg\": \"count\"}]}') - 'document');"
+EXPLAIN_SQL="SELECT jsonb_pretty(routed_explain('{\"source\": \"metrics\", \"time\": {\"column\": \"ts\", \"from\": \"now-6h\", \"granularity\": \"1 hour\"}, \"measures\": [{\"name\": \"n\", \"agg\": \"count\"}]}') - 'document');"
+printf '\n\033[1m-- %s\033[0m\n%s\n' "What the router decided, without running it" "$EXPLAIN_SQL"
+"${PSQL[@]}" -At -c "$EXPLAIN_SQL"
 
 cat <<MSG
 

@@ -1,6 +1,6 @@
-//! Runs generated SQL through SPI, read-only, with every value as a bound parameter. Values
-//! are first checked with their type's input function so a bad value is reported at its JSON
-//! path (`where[0].value: invalid input syntax for type integer: "abc"`), not as a bare cast error.
+//! Runs generated SQL through SPI, read-only, with every value as a bound parameter of its own
+//! type. Values are read by their type's input function first, so a bad value is reported at its
+//! JSON path (`where[0].value: invalid input syntax for type integer: "abc"`).
 
 use crate::error::{raise, raise_with};
 use pgrx::datum::DatumWithOid;
@@ -11,37 +11,53 @@ use routed_core::codegen::{Generated, Param, ParamValue};
 use routed_core::Error;
 use std::ffi::CString;
 
-/// Checks every parameter against its type's input function; raises 22023 at the first bad one.
-pub fn check_params(params: &[Param]) {
-    for p in params {
-        let (type_oid, values): (pg_sys::Oid, Vec<&str>) = match &p.value {
-            ParamValue::Text(v) => (pg_sys::Oid::from(p.cast.oid), vec![v.as_str()]),
-            ParamValue::TextArray(vs) => {
-                let elem = unsafe { pg_sys::get_element_type(pg_sys::Oid::from(p.cast.oid)) };
-                (elem, vs.iter().map(String::as_str).collect())
-            }
-        };
-        for (i, v) in values.iter().enumerate() {
-            if let Err(msg) = parse_as(type_oid, v) {
-                let path = match &p.value {
-                    ParamValue::Text(_) => p.path.clone(),
-                    ParamValue::TextArray(_) => format!("{}[{i}]", p.path),
-                };
-                raise(Error::invalid(path, msg));
-            }
-        }
-    }
+/// Turns every parameter into a datum of its own type with the type's input function, so the
+/// planner sees typed constants (a text parameter cast in SQL would be re-parsed for every row).
+/// A value the type rejects raises 22023 at its JSON path.
+pub fn typed_args(params: &[Param]) -> Vec<DatumWithOid<'static>> {
+    params
+        .iter()
+        .map(|p| {
+            let type_oid = pg_sys::Oid::from(p.cast.oid);
+            let datum = match &p.value {
+                ParamValue::Text(v) => input(type_oid, v).unwrap_or_else(|msg| raise(Error::invalid(p.path.clone(), msg))),
+                ParamValue::TextArray(vs) => {
+                    let elem = unsafe { pg_sys::get_element_type(type_oid) };
+                    let mut datums: Vec<pg_sys::Datum> = vs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| {
+                            input(elem, v).unwrap_or_else(|msg| raise(Error::invalid(format!("{}[{i}]", p.path), msg)))
+                        })
+                        .collect();
+                    unsafe {
+                        let (mut len, mut byval, mut align) = (0i16, false, 0 as std::ffi::c_char);
+                        pg_sys::get_typlenbyvalalign(elem, &mut len, &mut byval, &mut align);
+                        let array = pg_sys::construct_array(
+                            datums.as_mut_ptr(),
+                            datums.len() as i32,
+                            elem,
+                            len.into(),
+                            byval,
+                            align,
+                        );
+                        pg_sys::Datum::from(array)
+                    }
+                }
+            };
+            unsafe { DatumWithOid::new(datum, type_oid) }
+        })
+        .collect()
 }
 
 /// Runs the type's input function on `text`; Err with PostgreSQL's message when it rejects it.
-fn parse_as(type_oid: pg_sys::Oid, text: &str) -> Result<(), String> {
+fn input(type_oid: pg_sys::Oid, text: &str) -> Result<pg_sys::Datum, String> {
     let Ok(c) = CString::new(text) else { return Err("must not contain a NUL character".into()) };
     PgTryBuilder::new(|| unsafe {
         let mut input = pg_sys::InvalidOid;
         let mut ioparam = pg_sys::InvalidOid;
         pg_sys::getTypeInputInfo(type_oid, &mut input, &mut ioparam);
-        pg_sys::OidInputFunctionCall(input, c.as_ptr() as *mut _, ioparam, -1);
-        Ok(())
+        Ok(pg_sys::OidInputFunctionCall(input, c.as_ptr() as *mut _, ioparam, -1))
     })
     .catch_others(|e| match e {
         CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => Err(r.message().to_string()),
@@ -50,20 +66,9 @@ fn parse_as(type_oid: pg_sys::Oid, text: &str) -> Result<(), String> {
     .execute()
 }
 
-pub fn args(params: &[Param]) -> Vec<DatumWithOid<'static>> {
-    params
-        .iter()
-        .map(|p| match &p.value {
-            ParamValue::Text(v) => v.clone().into(),
-            ParamValue::TextArray(vs) => vs.clone().into(),
-        })
-        .collect()
-}
-
 /// Runs the JSON form of the query; returns the rows as JSON text (an array of arrays).
 pub fn rows_json(generated: &Generated) -> String {
-    check_params(&generated.params);
-    let args = args(&generated.params);
+    let args = typed_args(&generated.params);
     Spi::connect(|client| client.select(generated.json_sql.as_str(), None, &args)?.first().get_one::<String>())
         .unwrap_or_else(|e| raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("query failed: {e}"), None))
         .unwrap_or_else(|| "[]".into())

@@ -66,8 +66,7 @@ pub unsafe extern "C-unwind" fn routed_rows_wrapper(fcinfo: pg_sys::FunctionCall
             Some("list the answer's columns in order with their types (names may differ)".into()),
         );
     }
-    exec::check_params(&p.generated.params);
-    let args = exec::args(&p.generated.params);
+    let args = exec::typed_args(&p.generated.params);
 
     let (store, desc) = unsafe {
         let random = (*rsinfo).allowedModes & pg_sys::SetFunctionReturnMode::SFRM_Materialize_Random as i32 != 0;
