@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# Runs the SQL golden tests (pgrx-tests/sql + expected) against a running cluster on PORT.
-# scripts/regress.sh PORT [--accept]: --accept copies the results over expected/ for review.
+# Runs golden tests against a running cluster on PORT:
+#   scripts/regress.sh sql PORT [--accept]        pgrx-tests/{sql,expected}, by pg_regress
+#   scripts/regress.sh isolation PORT [--accept]  pgrx-tests/isolation/{specs,expected}, by
+#                                                 pg_isolation_regress (several sessions)
+# --accept copies the results over expected/ (review the diff before committing).
 source "$(dirname "$0")/common.sh"
-port="$1"; out="$REPO/target/pg_routed_test/regress"
+kind="$1"; port="$2"
+case "$kind" in
+  sql) driver=pg_regress; dir="$REPO/pgrx-tests"; sub=test/regress ;;
+  isolation) driver=pg_isolation_regress; dir="$REPO/pgrx-tests/isolation"; sub=test/isolation ;;
+  *) echo "usage: $0 sql|isolation PORT [--accept]" >&2; exit 2 ;;
+esac
+db="routed_$kind"; out="$REPO/target/pg_routed_test/$kind"
 rm -rf "$out"; mkdir -p "$out"
 [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$out"
 psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres \
-  -c "DROP DATABASE IF EXISTS routed_regress" -c "CREATE DATABASE routed_regress"
+  -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 status=0
-as_pg /usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
-  --use-existing --host=127.0.0.1 --port="$port" --user=postgres --dbname=routed_regress \
-  --inputdir="$REPO/pgrx-tests" --outputdir="$out" --schedule="$REPO/pgrx-tests/schedule" || status=$?
-if [ "${2:-}" = --accept ]; then
-  cp "$out"/results/*.out "$REPO/pgrx-tests/expected/"
+as_pg "/usr/lib/postgresql/15/lib/pgxs/src/$sub/$driver" \
+  --use-existing --host=127.0.0.1 --port="$port" --user=postgres --dbname="$db" \
+  --inputdir="$dir" --outputdir="$out" --schedule="$dir/schedule" || status=$?
+if [ "${3:-}" = --accept ]; then
+  cp "$out"/results/*.out "$dir/expected/"
 elif [ "$status" != 0 ]; then
   head -n 200 "$out/regression.diffs" 2>/dev/null
 fi

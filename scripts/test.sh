@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: routed-core unit and property tests, the #[pg_test]s, the SQL golden tests
-# and the differential test against an independent oracle. Installs what is missing first.
+# Runs every test: routed-core unit and property tests, the #[pg_test]s, the SQL golden tests,
+# the isolation tests (several sessions) and the differential test against an independent oracle. Installs what is missing first.
 source "$(dirname "$0")/common.sh"
 
 TEST_DIR="${PG_ROUTED_TEST_DIR:-$REPO/target/pg_routed_test/pgdata}"
@@ -22,7 +22,8 @@ pg_tests() {
   (cd "$REPO" && cargo pgrx test pg15 --runas postgres --pgdata "$PGTEST_DIR")
 }
 
-golden_tests() { "$REPO/scripts/regress.sh" "$TEST_PORT"; }
+golden_tests() { "$REPO/scripts/regress.sh" sql "$TEST_PORT"; }
+isolation_tests() { "$REPO/scripts/regress.sh" isolation "$TEST_PORT"; }
 
 differential_tests() {
   python3 "$REPO/pgrx-tests/differential.py" --port "$TEST_PORT" --documents "${PG_ROUTED_DIFF_DOCS:-300}"
@@ -35,6 +36,7 @@ install_extension debug   # the plain build (pg_test's build carries test functi
 cluster_up "$TEST_DIR" "$TEST_PORT"
 cluster_restart "$TEST_DIR"
 suite golden golden_tests
+suite isolation isolation_tests
 suite differential differential_tests
 cluster_down "$TEST_DIR"
 

@@ -2,9 +2,10 @@
 
 use crate::exec;
 use crate::jsonb_text::{JsonbArg, JsonbOut};
-use crate::pipeline::{canonical_json, prepare, Prepared};
+use crate::pipeline::{prepare, Prepared};
 use pgrx::prelude::*;
 use routed_core::codegen::ParamValue;
+use routed_core::normalize::canonical;
 use routed_core::time::{format_interval, format_rfc3339_utc};
 use serde_json::{json, Value};
 use std::time::Instant;
@@ -36,13 +37,22 @@ fn as_of_unix_micros() -> i64 {
 }
 
 fn columns_json(p: &Prepared) -> Value {
-    Value::Array(p.bound.outputs.iter().map(|c| json!({"name": c.name, "type": c.type_name})).collect())
+    Value::Array(
+        p.bound
+            .outputs
+            .iter()
+            .map(|c| json!({"name": c.name, "type": c.type_name}))
+            .collect(),
+    )
 }
 
 /// Answers a query document as jsonb: `columns`, `rows`, and `meta` saying where the answer
 /// came from and how stale it is.
 #[pg_extern(name = "routed_query")]
-fn routed_query(query: Option<JsonbArg>, staleness: default!(Option<Interval>, "NULL")) -> JsonbOut {
+fn routed_query(
+    query: Option<JsonbArg>,
+    staleness: default!(Option<Interval>, "NULL"),
+) -> JsonbOut {
     let started = Instant::now();
     let p = prepare(&document(query), staleness_micros(staleness));
     let rows = exec::rows_json(&p.generated);
@@ -58,12 +68,18 @@ fn routed_query(query: Option<JsonbArg>, staleness: default!(Option<Interval>, "
         "fingerprint": p.fingerprint,
     });
     // rows stay PostgreSQL's own JSON text so numeric values keep every digit.
-    JsonbOut(format!("{{\"columns\":{},\"rows\":{rows},\"meta\":{meta}}}", columns_json(&p)))
+    JsonbOut(format!(
+        "{{\"columns\":{},\"rows\":{rows},\"meta\":{meta}}}",
+        columns_json(&p)
+    ))
 }
 
 /// Shows the decision for a document without running it: candidates, plan, SQL and parameters.
 #[pg_extern(name = "routed_explain")]
-fn routed_explain(query: Option<JsonbArg>, staleness: default!(Option<Interval>, "NULL")) -> JsonbOut {
+fn routed_explain(
+    query: Option<JsonbArg>,
+    staleness: default!(Option<Interval>, "NULL"),
+) -> JsonbOut {
     let p = prepare(&document(query), staleness_micros(staleness));
     let candidates: Vec<Value> = p
         .plan
@@ -107,7 +123,7 @@ fn routed_explain(query: Option<JsonbArg>, staleness: default!(Option<Interval>,
         .collect();
     let explain = json!({
         "fingerprint": p.fingerprint,
-        "document": canonical_json(&p),
+        "document": canonical(&p.query),
         "budget": format_interval(p.plan.budget_micros),
         "budget_from": p.budget_origin.name(),
         "cache": {"status": "disabled", "reason": "the shared-memory result cache is not part of this version"},

@@ -37,23 +37,43 @@ pub fn load_relation(name: &QualifiedName) -> Relation {
         let mut rel: Option<Relation> = None;
         for row in table {
             let r = rel.get_or_insert_with(|| Relation {
-                oid: row.get::<pg_sys::Oid>(14).ok().flatten().map(u32::from).unwrap_or(0),
+                oid: row
+                    .get::<pg_sys::Oid>(14)
+                    .ok()
+                    .flatten()
+                    .map(u32::from)
+                    .unwrap_or(0),
                 schema: row.get(1).ok().flatten().unwrap_or_default(),
                 name: row.get(2).ok().flatten().unwrap_or_default(),
-                kind: row.get::<String>(3).ok().flatten().and_then(|k| k.chars().next()).unwrap_or('?'),
+                kind: row
+                    .get::<String>(3)
+                    .ok()
+                    .flatten()
+                    .and_then(|k| k.chars().next())
+                    .unwrap_or('?'),
                 columns: Vec::new(),
                 table_selectable: row.get(4).ok().flatten().unwrap_or(false),
             });
-            let Some(col_name) = row.get::<String>(5)? else { continue };
+            let Some(col_name) = row.get::<String>(5)? else {
+                continue;
+            };
             let oid = |i: usize| row.get::<pg_sys::Oid>(i).ok().flatten().map(u32::from);
             let text = |i: usize| row.get::<String>(i).ok().flatten();
             let array_ty = match (oid(10), text(11), text(12)) {
-                (Some(o), Some(s), Some(n)) if o != 0 => Some(SqlType { oid: o, schema: s, name: n }),
+                (Some(o), Some(s), Some(n)) if o != 0 => Some(SqlType {
+                    oid: o,
+                    schema: s,
+                    name: n,
+                }),
                 _ => None,
             };
             r.columns.push(Column {
                 name: col_name,
-                ty: SqlType { oid: oid(6).unwrap_or(0), schema: text(7).unwrap_or_default(), name: text(8).unwrap_or_default() },
+                ty: SqlType {
+                    oid: oid(6).unwrap_or(0),
+                    schema: text(7).unwrap_or_default(),
+                    name: text(8).unwrap_or_default(),
+                },
                 array_ty,
                 base_oid: oid(9).unwrap_or(0),
                 selectable: row.get(13)?.unwrap_or(false),
@@ -61,12 +81,21 @@ pub fn load_relation(name: &QualifiedName) -> Relation {
         }
         Ok(rel)
     })
-    .unwrap_or_else(|e| raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("catalog lookup failed: {e}"), None));
+    .unwrap_or_else(|e| {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("catalog lookup failed: {e}"),
+            None,
+        )
+    });
     match rel {
         Some(r) if matches!(r.kind, 'r' | 'p' | 'v' | 'm' | 'f') => r,
         Some(r) => raise_with(
             PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-            format!("source: \"{}\" is not a table, view or materialized view", r.display()),
+            format!(
+                "source: \"{}\" is not a table, view or materialized view",
+                r.display()
+            ),
             None,
         ),
         None => crate::error::raise(unknown_relation(name)),
@@ -74,10 +103,16 @@ pub fn load_relation(name: &QualifiedName) -> Relation {
 }
 
 fn unknown_relation(name: &QualifiedName) -> Error {
-    let e = Error::new(ErrorKind::UndefinedTable, "source", format!("relation {} does not exist", name.quoted()));
+    let e = Error::new(
+        ErrorKind::UndefinedTable,
+        "source",
+        format!("relation {} does not exist", name.quoted()),
+    );
     let visible: Vec<String> = Spi::connect(|client| -> Result<Vec<String>, pgrx::spi::Error> {
         let rows = client.select(VISIBLE_SQL, None, &[name.schema.clone().into()])?;
-        Ok(rows.filter_map(|r| r.get::<String>(1).ok().flatten()).collect())
+        Ok(rows
+            .filter_map(|r| r.get::<String>(1).ok().flatten())
+            .collect())
     })
     .unwrap_or_default();
     match did_you_mean(&name.name, visible.iter().map(String::as_str)) {

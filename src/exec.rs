@@ -20,14 +20,17 @@ pub fn typed_args(params: &[Param]) -> Vec<DatumWithOid<'static>> {
         .map(|p| {
             let type_oid = pg_sys::Oid::from(p.cast.oid);
             let datum = match &p.value {
-                ParamValue::Text(v) => input(type_oid, v).unwrap_or_else(|msg| raise(Error::invalid(p.path.clone(), msg))),
+                ParamValue::Text(v) => input(type_oid, v)
+                    .unwrap_or_else(|msg| raise(Error::invalid(p.path.clone(), msg))),
                 ParamValue::TextArray(vs) => {
                     let elem = unsafe { pg_sys::get_element_type(type_oid) };
                     let mut datums: Vec<pg_sys::Datum> = vs
                         .iter()
                         .enumerate()
                         .map(|(i, v)| {
-                            input(elem, v).unwrap_or_else(|msg| raise(Error::invalid(format!("{}[{i}]", p.path), msg)))
+                            input(elem, v).unwrap_or_else(|msg| {
+                                raise(Error::invalid(format!("{}[{i}]", p.path), msg))
+                            })
                         })
                         .collect();
                     unsafe {
@@ -52,12 +55,19 @@ pub fn typed_args(params: &[Param]) -> Vec<DatumWithOid<'static>> {
 
 /// Runs the type's input function on `text`; Err with PostgreSQL's message when it rejects it.
 fn input(type_oid: pg_sys::Oid, text: &str) -> Result<pg_sys::Datum, String> {
-    let Ok(c) = CString::new(text) else { return Err("must not contain a NUL character".into()) };
+    let Ok(c) = CString::new(text) else {
+        return Err("must not contain a NUL character".into());
+    };
     PgTryBuilder::new(|| unsafe {
         let mut input = pg_sys::InvalidOid;
         let mut ioparam = pg_sys::InvalidOid;
         pg_sys::getTypeInputInfo(type_oid, &mut input, &mut ioparam);
-        Ok(pg_sys::OidInputFunctionCall(input, c.as_ptr() as *mut _, ioparam, -1))
+        Ok(pg_sys::OidInputFunctionCall(
+            input,
+            c.as_ptr() as *mut _,
+            ioparam,
+            -1,
+        ))
     })
     .catch_others(|e| match e {
         CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => Err(r.message().to_string()),
@@ -69,7 +79,18 @@ fn input(type_oid: pg_sys::Oid, text: &str) -> Result<pg_sys::Datum, String> {
 /// Runs the JSON form of the query; returns the rows as JSON text (an array of arrays).
 pub fn rows_json(generated: &Generated) -> String {
     let args = typed_args(&generated.params);
-    Spi::connect(|client| client.select(generated.json_sql.as_str(), None, &args)?.first().get_one::<String>())
-        .unwrap_or_else(|e| raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("query failed: {e}"), None))
-        .unwrap_or_else(|| "[]".into())
+    Spi::connect(|client| {
+        client
+            .select(generated.json_sql.as_str(), None, &args)?
+            .first()
+            .get_one::<String>()
+    })
+    .unwrap_or_else(|e| {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("query failed: {e}"),
+            None,
+        )
+    })
+    .unwrap_or_else(|| "[]".into())
 }

@@ -8,7 +8,7 @@ use crate::gucs;
 use routed_core::budget::{resolve_budget, BudgetOrigin};
 use routed_core::codegen::{generate, Generated};
 use routed_core::names::parse_qualified_name;
-use routed_core::normalize::{canonical, fingerprint};
+use routed_core::normalize::fingerprint;
 use routed_core::query::{parse_text, Query};
 use routed_core::resolve::{bind, Bound};
 use routed_core::route::{plan, Plan};
@@ -26,20 +26,32 @@ pub struct Prepared {
 /// `staleness_micros` is the `staleness` argument (None when NULL).
 pub fn prepare(document: &str, staleness_micros: Option<i64>) -> Prepared {
     if let Some(s) = staleness_micros.filter(|s| *s < 0) {
-        crate::error::raise(Error::invalid("staleness", format!("must not be negative, got {}", routed_core::time::format_interval(s))));
+        crate::error::raise(Error::invalid(
+            "staleness",
+            format!(
+                "must not be negative, got {}",
+                routed_core::time::format_interval(s)
+            ),
+        ));
     }
     let query = parse_text(document).or_raise();
     let fingerprint = fingerprint(&query);
-    let (budget, budget_origin) =
-        resolve_budget(staleness_micros, query.freshness, gucs::default_staleness_micros());
+    let (budget, budget_origin) = resolve_budget(
+        staleness_micros,
+        query.freshness,
+        gucs::default_staleness_micros(),
+    );
     let name = parse_qualified_name("source", &query.source).or_raise();
     let relation = load_relation(&name);
     let bound = bind(&query, &relation).or_raise();
     let plan = plan(&bound, budget);
     let generated = generate(&bound, &plan);
-    Prepared { query, fingerprint, budget_origin, bound, plan, generated }
-}
-
-pub fn canonical_json(p: &Prepared) -> serde_json::Value {
-    canonical(&p.query)
+    Prepared {
+        query,
+        fingerprint,
+        budget_origin,
+        bound,
+        plan,
+        generated,
+    }
 }

@@ -17,9 +17,10 @@ mod tests {
     }
 
     fn answer(doc: &str) -> Value {
-        let text = Spi::get_one_with_args::<String>("SELECT routed_query($1::jsonb)::text", &[doc.into()])
-            .unwrap()
-            .unwrap();
+        let text =
+            Spi::get_one_with_args::<String>("SELECT routed_query($1::jsonb)::text", &[doc.into()])
+                .unwrap()
+                .unwrap();
         serde_json::from_str(&text).unwrap()
     }
 
@@ -54,10 +55,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ours, plain);
-        assert!(plain.unwrap().len() > 17, "avg keeps more digits than a float8 could");
+        assert!(
+            plain.unwrap().len() > 17,
+            "avg keeps more digits than a float8 could"
+        );
     }
 
-    #[pg_test(error = "measures[0].agg: unknown aggregate \"p95\"; expected one of count, sum, min, max, avg, count_distinct, percentile")]
+    #[pg_test(
+        error = "measures[0].agg: unknown aggregate \"p95\"; expected one of count, sum, min, max, avg, count_distinct, percentile"
+    )]
     fn unknown_aggregate_is_an_error_with_its_path() {
         fixture();
         answer(r#"{"source": "t", "measures": [{"name": "p", "agg": "p95"}]}"#);
@@ -66,8 +72,10 @@ mod tests {
     #[pg_test(error = "where[0].value: invalid input syntax for type integer: \"1; DROP TABLE t\"")]
     fn values_are_checked_against_the_column_type() {
         fixture();
-        answer(r#"{"source": "t", "measures": [{"name": "n", "agg": "count"}],
-                   "where": [{"column": "qty", "op": "=", "value": "1; DROP TABLE t"}]}"#);
+        answer(
+            r#"{"source": "t", "measures": [{"name": "n", "agg": "count"}],
+                   "where": [{"column": "qty", "op": "=", "value": "1; DROP TABLE t"}]}"#,
+        );
     }
 
     #[pg_test]
@@ -92,7 +100,10 @@ mod tests {
         .unwrap();
         let e: Value = serde_json::from_str(&text).unwrap();
         let sql = e["sql"].as_str().unwrap();
-        assert!(sql.contains("\"shop\" = CAST($1 AS \"pg_catalog\".\"text\")"), "{sql}");
+        assert!(
+            sql.contains("\"shop\" = CAST($1 AS \"pg_catalog\".\"text\")"),
+            "{sql}"
+        );
         assert!(!sql.contains("OR 1=1"), "{sql}");
         assert_eq!(e["params"][0]["value"], "x' OR 1=1 --");
         assert_eq!(e["candidates"][0]["can_answer"], true);
@@ -104,7 +115,9 @@ mod tests {
         Spi::run("SET LOCAL routed.default_staleness = '2min'").unwrap();
         let a = answer(r#"{"source": "t", "measures": [{"name": "n", "agg": "count"}]}"#);
         assert_eq!(a["meta"]["budget"], "00:02:00");
-        let a = answer(r#"{"source": "t", "measures": [{"name": "n", "agg": "count"}], "freshness": "real-time"}"#);
+        let a = answer(
+            r#"{"source": "t", "measures": [{"name": "n", "agg": "count"}], "freshness": "real-time"}"#,
+        );
         assert_eq!(a["meta"]["budget"], "00:00:00");
     }
 

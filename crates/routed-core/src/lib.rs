@@ -10,6 +10,7 @@ pub mod error;
 pub mod model;
 pub mod names;
 pub mod normalize;
+pub mod parse;
 pub mod query;
 pub mod resolve;
 pub mod route;
