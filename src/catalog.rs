@@ -1,10 +1,13 @@
 //! Loads what the core needs to know about a source, as the caller sees it: the relation named
 //! by the document (resolved with the caller's search_path), its columns, their types and the
-//! caller's privileges. One SPI query on the happy path; close-match hints only on errors.
+//! caller's privileges. One SPI query (planned once per backend) on the happy path; close-match
+//! hints only on errors.
 
 use crate::error::raise_with;
 use pgrx::prelude::*;
-use pgrx::PgSqlErrorCode;
+use pgrx::spi::OwnedPreparedStatement;
+use pgrx::{PgBuiltInOids, PgOid, PgSqlErrorCode};
+use std::cell::RefCell;
 use routed_core::model::{Column, Relation, SqlType};
 use routed_core::names::{did_you_mean, QualifiedName};
 use routed_core::{Error, ErrorKind};
@@ -31,9 +34,21 @@ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND CASE WHEN $1::text IS NULL THEN pg_catalog.pg_table_is_visible(c.oid)
            ELSE c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1) END";
 
+thread_local! {
+    /// RELATION_SQL prepared once per backend (planning its catalog join on every call cost
+    /// about a millisecond); the plan cache revalidates it after catalog changes.
+    static RELATION_PLAN: RefCell<Option<OwnedPreparedStatement>> = const { RefCell::new(None) };
+}
+
 pub fn load_relation(name: &QualifiedName) -> Relation {
     let rel = Spi::connect(|client| -> Result<Option<Relation>, pgrx::spi::Error> {
-        let table = client.select(RELATION_SQL, None, &[name.quoted().into()])?;
+        let plan = match RELATION_PLAN.with_borrow_mut(Option::take) {
+            Some(p) => p,
+            None => client.prepare(RELATION_SQL, &[PgOid::BuiltIn(PgBuiltInOids::TEXTOID)])?.keep(),
+        };
+        let table = client.select(&plan, None, &[name.quoted().into()]);
+        RELATION_PLAN.set(Some(plan));
+        let table = table?;
         let mut rel: Option<Relation> = None;
         for row in table {
             let r = rel.get_or_insert_with(|| Relation {
