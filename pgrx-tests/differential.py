@@ -32,9 +32,12 @@ COLUMNS = {"region": "text", "kind": "text", "qty": "int", "amount": "numeric", 
            "user_id": "int", "flag": "bool"}
 
 
-def psql(port, sql, stdin=None):
+DATABASE = "routed_differential"
+
+
+def psql(port, sql, stdin=None, db=DATABASE):
     cmd = ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(port),
-           "-U", "postgres", "-d", "routed_regress"]
+           "-U", "postgres", "-d", db]
     res = subprocess.run(cmd + ["-c", sql] if stdin is None else cmd, input=stdin, text=True,
                          capture_output=True)
     if res.returncode != 0:
@@ -390,6 +393,9 @@ def main():
     rng = random.Random(seed)
     print(f"differential: seed {seed} (rerun with --seed {seed})")
 
+    psql(args.port, f"DROP DATABASE IF EXISTS {DATABASE}", db="postgres")
+    psql(args.port, f"CREATE DATABASE {DATABASE}", db="postgres")
+    psql(args.port, "CREATE EXTENSION pg_routed")
     now_guess = int(psql(args.port, "SELECT (extract(epoch FROM now()) * 1000000)::bigint").strip())
     rows = make_rows(rng, now_guess, args.rows)
     load(args.port, rows)
