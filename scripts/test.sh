@@ -34,11 +34,11 @@ suite routed-core core_tests
 suite pg_test pg_tests
 install_extension debug   # the plain build (pg_test's build carries test functions)
 cluster_up "$TEST_DIR" "$TEST_PORT"
+trap 'cluster_down "$TEST_DIR"' EXIT   # also when a suite aborts the script
 cluster_restart "$TEST_DIR"
 suite golden golden_tests
 suite isolation isolation_tests
 suite differential differential_tests
-cluster_down "$TEST_DIR"
 
 echo
 [ "$failed" = 0 ] || echo "failed suites:$failures"
