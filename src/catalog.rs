@@ -7,10 +7,10 @@ use crate::error::raise_with;
 use pgrx::prelude::*;
 use pgrx::spi::OwnedPreparedStatement;
 use pgrx::{PgBuiltInOids, PgOid, PgSqlErrorCode};
-use std::cell::RefCell;
 use routed_core::model::{Column, Relation, SqlType};
 use routed_core::names::{did_you_mean, QualifiedName};
 use routed_core::{Error, ErrorKind};
+use std::cell::RefCell;
 
 const RELATION_SQL: &str = "
 SELECT n.nspname::text, c.relname::text, c.relkind::text, has_any_column_privilege(c.oid, 'SELECT'),
@@ -44,7 +44,9 @@ pub fn load_relation(name: &QualifiedName) -> Relation {
     let rel = Spi::connect(|client| -> Result<Option<Relation>, pgrx::spi::Error> {
         let plan = match RELATION_PLAN.with_borrow_mut(Option::take) {
             Some(p) => p,
-            None => client.prepare(RELATION_SQL, &[PgOid::BuiltIn(PgBuiltInOids::TEXTOID)])?.keep(),
+            None => client
+                .prepare(RELATION_SQL, &[PgOid::BuiltIn(PgBuiltInOids::TEXTOID)])?
+                .keep(),
         };
         let table = client.select(&plan, None, &[name.quoted().into()]);
         RELATION_PLAN.set(Some(plan));

@@ -1,4 +1,4 @@
-// Shared fixtures for routed-core's integration tests.
+// Shared fixtures for routed-core's integration tests and benches.
 #![allow(dead_code)]
 
 use routed_core::model::{oid, Column, Relation, SqlType};
@@ -28,7 +28,30 @@ pub fn metrics() -> Relation {
             col("records", oid::INT8, "int8"),
             col("n", oid::INT4, "int4"),
             col("payload", oid::JSON, "json"),
+            col("metric_type", oid::TEXT, "text"),
+            col("rule_id", oid::INT4, "int4"),
+            col("records_processed", oid::INT8, "int8"),
+            col("region", oid::TEXT, "text"),
         ],
         table_selectable: true,
     }
 }
+
+/// SPEC.md's example document.
+pub const SPEC_EXAMPLE: &str = r#"{
+  "source": "metrics",
+  "time": { "column": "ts", "from": "now-24h", "to": "now", "granularity": "1 hour" },
+  "dimensions": ["rule_category", "status"],
+  "measures": [
+    { "name": "runs",   "agg": "count" },
+    { "name": "avg_ms", "agg": "avg", "column": "execution_time_ms" },
+    { "name": "p95_ms", "agg": "percentile", "column": "execution_time_ms", "q": 0.95 },
+    { "name": "rules",  "agg": "count_distinct", "column": "rule_id" },
+    { "name": "errors", "agg": "count", "where": [{ "column": "status", "op": "=", "value": "ERROR" }] }
+  ],
+  "where": [ { "column": "metric_type", "op": "in", "value": ["RULE_EXECUTION", "PARSER_EXECUTION"] } ],
+  "order": [ { "by": "p95_ms", "dir": "desc" } ],
+  "limit": 10,
+  "exact": false,
+  "freshness": "dashboard"
+}"#;

@@ -4,23 +4,8 @@ use routed_core::query::{parse_text, Agg, Dir, FilterValue, Op};
 use routed_core::time::{Granularity, Offset, TimeBound};
 use routed_core::ErrorKind;
 
-const SPEC_EXAMPLE: &str = r#"{
-  "source": "metrics",
-  "time": { "column": "ts", "from": "now-24h", "to": "now", "granularity": "1 hour" },
-  "dimensions": ["rule_category", "status"],
-  "measures": [
-    { "name": "runs",   "agg": "count" },
-    { "name": "avg_ms", "agg": "avg", "column": "execution_time_ms" },
-    { "name": "p95_ms", "agg": "percentile", "column": "execution_time_ms", "q": 0.95 },
-    { "name": "rules",  "agg": "count_distinct", "column": "rule_id" },
-    { "name": "errors", "agg": "count", "where": [{ "column": "status", "op": "=", "value": "ERROR" }] }
-  ],
-  "where": [ { "column": "metric_type", "op": "in", "value": ["RULE_EXECUTION", "PARSER_EXECUTION"] } ],
-  "order": [ { "by": "p95_ms", "dir": "desc" } ],
-  "limit": 10,
-  "exact": false,
-  "freshness": "dashboard"
-}"#;
+mod common;
+use common::SPEC_EXAMPLE;
 
 #[test]
 fn parses_the_spec_example() {
