@@ -42,6 +42,7 @@ install_extension() {
   local profile="${1:-release}"
   log "building and installing pg_routed ($profile)"
   local flag="--release"; [ "$profile" = debug ] && flag=""
+  [ "$(id -u)" = 0 ] || flag="$flag --sudo"   # the PostgreSQL directories belong to root
   (cd "$REPO" && cargo pgrx install $flag --pg-config "$PG_CONFIG" --features pg15 2>&1 | grep -vE "^\s*(Compiling|Checking)" | tail -n 5)
 }
 
