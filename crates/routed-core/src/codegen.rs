@@ -124,23 +124,8 @@ impl Gen {
             let col = m.column.as_deref().map(quote_ident);
             match (m.agg, col) {
                 (Agg::Count, None) => self.push("count(*)"),
-                (Agg::Count, Some(c)) => {
-                    let _ = write!(self.sql, "count({c})");
-                }
                 (Agg::CountDistinct, Some(c)) => {
                     let _ = write!(self.sql, "count(DISTINCT {c})");
-                }
-                (Agg::Sum, Some(c)) => {
-                    let _ = write!(self.sql, "sum({c})");
-                }
-                (Agg::Min, Some(c)) => {
-                    let _ = write!(self.sql, "min({c})");
-                }
-                (Agg::Max, Some(c)) => {
-                    let _ = write!(self.sql, "max({c})");
-                }
-                (Agg::Avg, Some(c)) => {
-                    let _ = write!(self.sql, "avg({c})");
                 }
                 (Agg::Percentile, Some(c)) => {
                     let q = m.q.expect("parse requires q for percentile");
@@ -155,6 +140,10 @@ impl Gen {
                         self.sql,
                         ") WITHIN GROUP (ORDER BY CAST({c} AS \"pg_catalog\".\"float8\"))"
                     );
+                }
+                // count, sum, min, max and avg are PostgreSQL's aggregates of the same name
+                (agg, Some(c)) => {
+                    let _ = write!(self.sql, "{}({c})", agg.name());
                 }
                 (_, None) => unreachable!("parse requires a column for {}", m.agg.name()),
             }

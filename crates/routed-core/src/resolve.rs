@@ -191,8 +191,8 @@ pub fn bind(q: &Query, rel: &Relation) -> Result<Bound> {
             )
         })
         .collect();
-    let keys =
-        usize::from(time.as_ref().is_some_and(|t| t.granularity.is_some())) + q.dimensions.len();
+    // outputs are the group keys (bucket, dimensions) followed by the measures
+    let keys = outputs.len() - measures.len();
     for k in 0..keys {
         if !order.iter().any(|(i, _)| *i == k) {
             order.push((k, Dir::Asc));
