@@ -58,7 +58,7 @@ fn routed_query(
     let rows = exec::rows_json(&p.generated);
     let meta = json!({
         "source": p.plan.source,
-        "rollup": Value::Null,
+        "rollup": p.rollup,
         "as_of": format_rfc3339_utc(as_of_unix_micros()),
         "staleness": format_interval(p.plan.staleness_micros),
         "budget": format_interval(p.plan.budget_micros),

@@ -2,11 +2,10 @@
 //! type. Values are read by their type's input function first, so a bad value is reported at its
 //! JSON path (`where[0].value: invalid input syntax for type integer: "abc"`).
 
-use crate::error::{raise, raise_with};
+use crate::error::raise;
 use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
-use pgrx::PgSqlErrorCode;
 use routed_core::codegen::{Generated, Param, ParamValue};
 use routed_core::Error;
 use std::ffi::CString;
@@ -76,21 +75,10 @@ fn input(type_oid: pg_sys::Oid, text: &str) -> Result<pg_sys::Datum, String> {
     .execute()
 }
 
-/// Runs the JSON form of the query; returns the rows as JSON text (an array of arrays).
+/// Runs the JSON form of the query in the statement's snapshot (the one the router's freshness
+/// facts were read in); returns the rows as JSON text (an array of arrays).
 pub fn rows_json(generated: &Generated) -> String {
     let args = typed_args(&generated.params);
-    Spi::connect(|client| {
-        client
-            .select(generated.json_sql.as_str(), None, &args)?
-            .first()
-            .get_one::<String>()
-    })
-    .unwrap_or_else(|e| {
-        raise_with(
-            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-            format!("query failed: {e}"),
-            None,
-        )
-    })
-    .unwrap_or_else(|| "[]".into())
+    crate::snapshot_read::read(&generated.json_sql, &args, |rows| rows.get::<String>(0, 1))
+        .unwrap_or_else(|| "[]".into())
 }

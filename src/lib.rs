@@ -4,13 +4,18 @@
 use pgrx::prelude::*;
 
 mod api;
+mod capture;
 mod catalog;
 mod error;
 mod exec;
+mod freshness;
 mod gucs;
 mod jsonb_text;
 mod pipeline;
+mod refresh;
+mod rollup_admin;
 mod rows;
+mod snapshot_read;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;

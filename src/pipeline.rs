@@ -4,6 +4,7 @@
 
 use crate::catalog::load_relation;
 use crate::error::OrRaise;
+use crate::freshness;
 use crate::gucs;
 use routed_core::budget::{resolve_budget, BudgetOrigin};
 use routed_core::codegen::{generate, Generated};
@@ -20,6 +21,8 @@ pub struct Prepared {
     pub budget_origin: BudgetOrigin,
     pub bound: Bound,
     pub plan: Plan,
+    /// The rollup the plan reads, if any.
+    pub rollup: Option<String>,
     pub generated: Generated,
 }
 
@@ -44,13 +47,26 @@ pub fn prepare(document: &str, staleness_micros: Option<i64>) -> Prepared {
     let name = parse_qualified_name("source", &query.source).or_raise();
     let relation = load_relation(&name);
     let bound = bind(&query, &relation).or_raise();
-    let plan = plan(&bound, budget);
-    let generated = generate(&bound, &plan);
+    // rollups matter only for time ranges; routed.enabled = off reads the base table only
+    let facts = if gucs::ENABLED.get() && bound.time.is_some() {
+        freshness::rollups(relation.oid)
+    } else {
+        Vec::new()
+    };
+    let window = if facts.is_empty() {
+        None
+    } else {
+        freshness::window(&bound)
+    };
+    let plan = plan(&bound, budget, &facts, window.as_ref());
+    let rollup = plan.rollup.as_ref().map(|r| &facts[r.index].def);
+    let generated = generate(&bound, &plan, rollup);
     Prepared {
         query,
         fingerprint,
         budget_origin,
         bound,
+        rollup: rollup.map(|r| r.name.clone()),
         plan,
         generated,
     }

@@ -18,8 +18,8 @@ fn pipeline(c: &mut Criterion) {
             let q = parse_text(black_box(common::SPEC_EXAMPLE)).unwrap();
             let fp = fingerprint(&q);
             let bound = bind(&q, &rel).unwrap();
-            let p = plan(&bound, 300_000_000);
-            black_box((fp, generate(&bound, &p)))
+            let p = plan(&bound, 300_000_000, &[], None);
+            black_box((fp, generate(&bound, &p, None)))
         })
     });
 }
@@ -28,7 +28,7 @@ fn stages(c: &mut Criterion) {
     let rel = common::metrics();
     let q = parse_text(common::SPEC_EXAMPLE).unwrap();
     let bound = bind(&q, &rel).unwrap();
-    let p = plan(&bound, 0);
+    let p = plan(&bound, 0, &[], None);
     c.bench_function("json", |b| {
         b.iter(|| {
             black_box(
@@ -41,7 +41,7 @@ fn stages(c: &mut Criterion) {
     });
     c.bench_function("fingerprint", |b| b.iter(|| black_box(fingerprint(&q))));
     c.bench_function("bind", |b| b.iter(|| black_box(bind(&q, &rel).unwrap())));
-    c.bench_function("codegen", |b| b.iter(|| black_box(generate(&bound, &p))));
+    c.bench_function("codegen", |b| b.iter(|| black_box(generate(&bound, &p, None))));
 }
 criterion_group!(benches, pipeline, stages);
 criterion_main!(benches);

@@ -6,7 +6,8 @@ use crate::model::{oid, SqlType};
 use crate::names::quote_ident;
 use crate::query::{Agg, Dir, FilterValue, Op};
 use crate::resolve::{Bound, BoundFilter, BoundTime, TimeKind};
-use crate::route::{Plan, SourceKind};
+use crate::rollup::RollupDef;
+use crate::route::Plan;
 use crate::time::{Granularity, Offset, TimeBound};
 use std::fmt::Write;
 
@@ -34,13 +35,17 @@ pub struct Generated {
     pub params: Vec<Param>,
 }
 
-pub fn generate(bound: &Bound, plan: &Plan) -> Generated {
-    debug_assert!(plan.segments.iter().all(|s| s.kind == SourceKind::Base));
+/// `rollup` is the definition of the rollup the plan reads, when it reads one.
+pub fn generate(bound: &Bound, plan: &Plan, rollup: Option<&RollupDef>) -> Generated {
     let mut g = Gen {
         sql: String::with_capacity(1024),
         params: Vec::new(),
+        qualifier: "",
     };
-    g.rows(bound);
+    match (&plan.rollup, rollup) {
+        (Some(read), Some(def)) => g.rollup_rows(bound, def, read),
+        _ => g.rows(bound),
+    }
     let rows_sql = g.sql;
     let mut json_sql = String::with_capacity(rows_sql.len() + 160);
     json_sql.push_str("SELECT coalesce(jsonb_agg(jsonb_build_array(");
@@ -62,22 +67,63 @@ pub fn generate(bound: &Bound, plan: &Plan) -> Generated {
     }
 }
 
+/// `SELECT from, to, now[, calendar boundaries]` as microseconds since the Unix epoch: the
+/// document's window evaluated by the server (relative bounds and `today` depend on its clock
+/// and TimeZone). None when the document has no time range.
+pub fn window_sql(b: &Bound) -> Option<(String, Vec<Param>)> {
+    let t = b.time.as_ref()?;
+    let mut g = Gen {
+        sql: String::with_capacity(256),
+        params: Vec::new(),
+        qualifier: "",
+    };
+    const US: &str = "CAST(extract(epoch FROM ";
+    const END: &str = ") * 1000000 AS \"pg_catalog\".\"int8\")";
+    g.push("SELECT ");
+    match &t.from {
+        Some(f) => {
+            g.push(US);
+            g.bound(f, "time.from");
+            g.push(END);
+        }
+        None => g.push("NULL::int8"),
+    }
+    g.push(", ");
+    g.push(US);
+    g.bound(&t.to, "time.to");
+    g.push(END);
+    g.push(", CAST(extract(epoch FROM now()) * 1000000 AS \"pg_catalog\".\"int8\")");
+    match (t.granularity.and_then(|c| c.calendar_field()), &t.from) {
+        (Some(field), Some(f)) => {
+            let _ = write!(g.sql, ", ARRAY(SELECT {US}b{END} FROM generate_series(date_trunc('{field}', ");
+            g.bound(f, "time.from");
+            g.push("), ");
+            g.bound(&t.to, "time.to");
+            let _ = write!(g.sql, ", INTERVAL '1 {field}') AS b)");
+        }
+        _ => g.push(", NULL::int8[]"),
+    }
+    Some((g.sql, g.params))
+}
+
 /// Writes SQL into one buffer; values go to `params` and appear only as `CAST($n AS type)`.
-struct Gen {
-    sql: String,
-    params: Vec<Param>,
+pub(crate) struct Gen {
+    pub(crate) sql: String,
+    pub(crate) params: Vec<Param>,
+    /// Prefix for column names in filters (`s.`), empty when the query reads one relation.
+    pub(crate) qualifier: &'static str,
 }
 
 impl Gen {
-    fn push(&mut self, s: &str) {
+    pub(crate) fn push(&mut self, s: &str) {
         self.sql.push_str(s);
     }
 
-    fn ident(&mut self, name: &str) {
+    pub(crate) fn ident(&mut self, name: &str) {
         self.sql.push_str(&quote_ident(name));
     }
 
-    fn param(&mut self, value: ParamValue, cast: SqlType, path: &str) {
+    pub(crate) fn param(&mut self, value: ParamValue, cast: SqlType, path: &str) {
         let _ = write!(
             self.sql,
             "CAST(${} AS {})",
@@ -91,7 +137,7 @@ impl Gen {
         });
     }
 
-    fn text(&mut self, value: String, oid: u32, type_name: &str, path: &str) {
+    pub(crate) fn text(&mut self, value: String, oid: u32, type_name: &str, path: &str) {
         self.param(
             ParamValue::Text(value),
             SqlType::builtin(oid, type_name),
@@ -177,6 +223,11 @@ impl Gen {
             and(self);
             self.conjunction(&b.filters);
         }
+        self.group_order_limit(b);
+    }
+
+    /// GROUP BY the group keys, ORDER BY and LIMIT of the answer, by output ordinal.
+    pub(crate) fn group_order_limit(&mut self, b: &Bound) {
         let keys = b.group_keys();
         if keys > 0 {
             self.push(" GROUP BY 1");
@@ -194,8 +245,14 @@ impl Gen {
         }
     }
 
+    /// The output bucket of the time column.
     fn bucket(&mut self, t: &BoundTime) {
-        let col = quote_ident(&t.column);
+        self.bucket_of(t, &quote_ident(&t.column));
+    }
+
+    /// The output bucket of `col`, an expression of the time column's type.
+    pub(crate) fn bucket_of(&mut self, t: &BoundTime, col: &str) {
+        let col = col.to_string();
         let ts = match t.kind {
             TimeKind::TimestampTz => col,
             TimeKind::Timestamp | TimeKind::Date => {
@@ -245,7 +302,7 @@ impl Gen {
         }
     }
 
-    fn conjunction(&mut self, filters: &[BoundFilter]) {
+    pub(crate) fn conjunction(&mut self, filters: &[BoundFilter]) {
         for (i, f) in filters.iter().enumerate() {
             if i > 0 {
                 self.push(" AND ");
@@ -255,6 +312,7 @@ impl Gen {
     }
 
     fn filter(&mut self, f: &BoundFilter) {
+        self.push(self.qualifier);
         self.ident(&f.column);
         let cast = || f.cast.clone().expect("bind gives comparisons a cast type");
         match (&f.value, f.op) {
@@ -288,7 +346,7 @@ impl Gen {
 }
 
 /// ORDER BY list over output columns, named `{prefix}{n}` (`3` or `r.c3`).
-fn order_by(out: &mut String, b: &Bound, prefix: &str) {
+pub(crate) fn order_by(out: &mut String, b: &Bound, prefix: &str) {
     for (k, (i, dir)) in b.order.iter().enumerate() {
         let _ = write!(
             out,

@@ -6,6 +6,7 @@
 
 pub mod budget;
 pub mod codegen;
+mod codegen_rollup;
 pub mod error;
 pub mod model;
 pub mod names;
@@ -13,6 +14,7 @@ pub mod normalize;
 pub mod parse;
 pub mod query;
 pub mod resolve;
+pub mod rollup;
 pub mod route;
 pub mod time;
 

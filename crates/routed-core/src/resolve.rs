@@ -287,7 +287,7 @@ fn bind_filters(filters: &[Filter], rel: &Relation, path: &str) -> Result<Vec<Bo
 }
 
 /// PostgreSQL's result type (oid, typname) of `agg` over `col`, or None when it does not apply.
-fn result_type(agg: Agg, col: &Column) -> Option<(u32, String)> {
+pub(crate) fn result_type(agg: Agg, col: &Column) -> Option<(u32, String)> {
     use oid::*;
     let same = || Some((col.ty.oid, col.ty.name.clone()));
     let t = |o: u32, n: &str| Some((o, n.to_string()));

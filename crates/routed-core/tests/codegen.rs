@@ -12,7 +12,7 @@ use routed_core::ErrorKind;
 fn sql_for(doc: &str) -> routed_core::codegen::Generated {
     let q = parse_text(doc).unwrap();
     let b = bind(&q, &common::metrics()).unwrap();
-    generate(&b, &plan(&b, 0))
+    generate(&b, &plan(&b, 0, &[], None), None)
 }
 
 #[test]
@@ -62,7 +62,7 @@ fn hostile_names_and_values_never_reach_sql_text() {
     )
     .unwrap();
     let b = bind(&q, &rel).unwrap();
-    let g = generate(&b, &plan(&b, 0));
+    let g = generate(&b, &plan(&b, 0, &[], None), None);
     assert!(
         g.rows_sql
             .contains("\"st\"\"atus; DROP TABLE x; --\" AS c1"),
@@ -150,7 +150,7 @@ fn binding_errors_carry_sqlstate_kinds_and_hints() {
 fn the_plan_is_one_base_segment_covering_the_range() {
     let q = parse_text(r#"{"source": "metrics", "time": {"column": "ts", "from": "now-7d"}, "measures": [{"name": "n", "agg": "count"}]}"#).unwrap();
     let b = bind(&q, &common::metrics()).unwrap();
-    let p = plan(&b, 300_000_000);
+    let p = plan(&b, 300_000_000, &[], None);
     assert_eq!(p.segments.len(), 1);
     assert_eq!(p.source, "base");
     assert_eq!((p.staleness_micros, p.budget_micros), (0, 300_000_000));

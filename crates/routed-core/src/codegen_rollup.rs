@@ -1,0 +1,210 @@
+//! SQL for plans that read a rollup: rollup buckets plus base-table rows for the ranges the
+//! rollup cannot answer, both as partial states of the rollup's buckets, merged by one outer
+//! aggregation. The base half uses the rollup's own state expressions, so the two halves add
+//! up to exactly what the base table alone would give.
+
+use crate::codegen::{Gen, ParamValue};
+use crate::model::{oid, SqlType};
+use crate::names::quote_ident;
+use crate::query::Agg;
+use crate::resolve::{Bound, BoundMeasure};
+use crate::rollup::{RollupDef, State, StateKind};
+use crate::route::RollupRead;
+use crate::time::format_rfc3339_utc;
+use std::fmt::Write;
+
+const TSTZMULTIRANGE: u32 = 4534;
+
+/// `{[a,b),[c,d)}` with `-infinity` for an open start.
+pub fn multirange_text(ranges: &[(Option<i64>, i64)]) -> String {
+    let parts: Vec<String> = ranges
+        .iter()
+        .map(|(lo, hi)| {
+            let lo = lo.map_or("-infinity".into(), format_rfc3339_utc);
+            format!("[\"{lo}\",\"{}\")", format_rfc3339_utc(*hi))
+        })
+        .collect();
+    format!("{{{}}}", parts.join(","))
+}
+
+impl Gen {
+    fn timestamptz(&mut self, us: i64, path: &str) {
+        self.text(format_rfc3339_utc(us), oid::TIMESTAMPTZ, "timestamptz", path);
+    }
+
+    fn ranges(&mut self, read: &RollupRead) {
+        self.param(
+            ParamValue::Text(multirange_text(&read.base_ranges)),
+            SqlType::builtin(TSTZMULTIRANGE, "tstzmultirange"),
+            "time",
+        );
+    }
+
+    pub(crate) fn rollup_rows(&mut self, b: &Bound, def: &RollupDef, read: &RollupRead) {
+        let t = b.time.as_ref().expect("the router reads rollups only for time ranges");
+        let states = needed_states(def, &b.measures);
+        let mut dims: Vec<&str> = b.dimensions.iter().map(String::as_str).collect();
+        for f in &b.filters {
+            if !dims.contains(&f.column.as_str()) {
+                dims.push(&f.column);
+            }
+        }
+        for f in b.measures.iter().flat_map(|m| m.filters.iter()) {
+            if !dims.contains(&f.column.as_str()) {
+                dims.push(&f.column);
+            }
+        }
+        // outer: merge partial states into the answer's columns
+        self.push("SELECT ");
+        let mut first = true;
+        let mut sep = |g: &mut Gen| {
+            if !first {
+                g.push(", ");
+            }
+            first = false;
+        };
+        let mut n = 0;
+        if t.granularity.is_some() {
+            sep(self);
+            self.bucket_of(t, "u.b");
+            n += 1;
+            let _ = write!(self.sql, " AS c{n}");
+        }
+        for d in &b.dimensions {
+            sep(self);
+            n += 1;
+            let _ = write!(self.sql, "u.{} AS c{n}", quote_ident(d));
+        }
+        for (mi, m) in b.measures.iter().enumerate() {
+            sep(self);
+            n += 1;
+            self.merged(def, m, &b.outputs[b.group_keys() + mi].type_name);
+            let _ = write!(self.sql, " AS c{n}");
+        }
+        // rollup half
+        self.push(" FROM (SELECT r.bucket AS b");
+        for d in &dims {
+            let _ = write!(self.sql, ", r.{}", quote_ident(d));
+        }
+        for s in &states {
+            let _ = write!(self.sql, ", r.{}", quote_ident(&s.name));
+        }
+        let _ = write!(self.sql, " FROM {} AS r WHERE ", def.relation());
+        if let Some(from) = read.from_us {
+            self.push("r.bucket >= ");
+            self.timestamptz(from, "time.from");
+            self.push(" AND ");
+        }
+        self.push("r.bucket < ");
+        self.timestamptz(read.to_us, "time.to");
+        if !read.base_ranges.is_empty() {
+            self.push(" AND NOT (");
+            self.ranges(read);
+            self.push(" @> r.bucket)");
+        }
+        self.qualifier = "r.";
+        if !b.filters.is_empty() {
+            self.push(" AND ");
+            self.conjunction(&b.filters);
+        }
+        // base half: the same states over the rows of the ranges the rollup leaves out
+        if !read.base_ranges.is_empty() {
+            self.push(" UNION ALL SELECT date_bin(");
+            self.text(
+                format!("{} seconds", def.width_secs),
+                oid::INTERVAL,
+                "interval",
+                "time.granularity",
+            );
+            let col = quote_ident(&def.time_column);
+            let _ = write!(self.sql, ", s.{col}, TIMESTAMPTZ '1970-01-01 00:00:00+00')");
+            for d in &dims {
+                let _ = write!(self.sql, ", s.{}", quote_ident(d));
+            }
+            for s in &states {
+                let _ = write!(self.sql, ", {}", s.expr("s."));
+            }
+            self.push(" FROM unnest(");
+            self.ranges(read);
+            let _ = write!(
+                self.sql,
+                ") AS x(range) JOIN {} AS s ON s.{col} >= lower(x.range) AND s.{col} < upper(x.range)",
+                b.relation
+            );
+            self.qualifier = "s.";
+            if !b.filters.is_empty() {
+                self.push(" WHERE ");
+                self.conjunction(&b.filters);
+            }
+            self.push(" GROUP BY 1");
+            for i in 0..dims.len() {
+                let _ = write!(self.sql, ", {}", i + 2);
+            }
+        }
+        self.push(") AS u");
+        self.qualifier = "";
+        self.group_order_limit(b);
+    }
+
+    /// One measure from merged states, cast to PostgreSQL's own result type for it.
+    fn merged(&mut self, def: &RollupDef, m: &BoundMeasure, result_type: &str) {
+        let col = m.column.as_deref();
+        let state = |kind| def.state(kind, col).expect("the router checked the states");
+        match m.agg {
+            Agg::Count => {
+                let kind = if col.is_none() { StateKind::Rows } else { StateKind::Count };
+                self.push("CAST(coalesce(");
+                self.merge(state(kind), m);
+                self.push(", 0) AS \"pg_catalog\".\"int8\")");
+            }
+            Agg::Sum => {
+                self.push("CAST(");
+                self.merge(state(StateKind::Sum), m);
+                let _ = write!(self.sql, " AS \"pg_catalog\".{})", quote_ident(result_type));
+            }
+            Agg::Min | Agg::Max => {
+                let kind = if m.agg == Agg::Min { StateKind::Min } else { StateKind::Max };
+                self.merge(state(kind), m);
+            }
+            Agg::Avg => {
+                // PostgreSQL's avg divides its sum by its count in the same types
+                let divisor = if result_type == "numeric" { "numeric" } else { "float8" };
+                self.push("(CAST(");
+                self.merge(state(StateKind::AvgSum), m);
+                let _ = write!(self.sql, " AS \"pg_catalog\".{}) / CAST(nullif(", quote_ident(result_type));
+                self.merge(state(StateKind::Count), m);
+                let _ = write!(self.sql, ", 0) AS \"pg_catalog\".\"{divisor}\"))");
+            }
+            Agg::Percentile | Agg::CountDistinct => unreachable!("the router keeps sketches off rollups"),
+        }
+    }
+
+    fn merge(&mut self, s: &State, m: &BoundMeasure) {
+        let _ = write!(self.sql, "{}(u.{})", s.kind.merge(), quote_ident(&s.name));
+        if !m.filters.is_empty() {
+            self.qualifier = "u.";
+            self.push(" FILTER (WHERE ");
+            self.conjunction(&m.filters);
+            self.push(")");
+        }
+    }
+}
+
+/// The states the measures read, in the rollup's order.
+fn needed_states<'a>(def: &'a RollupDef, measures: &[BoundMeasure]) -> Vec<&'a State> {
+    def.states
+        .iter()
+        .filter(|s| {
+            measures.iter().any(|m| {
+                let same_col = s.column.as_deref() == m.column.as_deref();
+                match (m.agg, s.kind) {
+                    (Agg::Count, StateKind::Rows) => m.column.is_none(),
+                    (Agg::Count, StateKind::Count) | (Agg::Sum, StateKind::Sum) => same_col,
+                    (Agg::Min, StateKind::Min) | (Agg::Max, StateKind::Max) => same_col,
+                    (Agg::Avg, StateKind::AvgSum | StateKind::Count) => same_col,
+                    _ => false,
+                }
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,196 @@
+-- Rollups: the catalog of tracked sources and rollups, the invalidation log, the statement
+-- trigger that fills it, and the procedures that create and refresh rollups. The Rust side
+-- (routed._create_rollup, routed._refresh_begin, routed._refresh_step) does the work; the
+-- procedures here commit between its bounded steps.
+
+CREATE TABLE routed.tracked (
+    source      regclass PRIMARY KEY,
+    time_column name NOT NULL,
+    -- tracked by routed.track (kept when its last rollup is dropped), not only for a rollup
+    explicit    boolean NOT NULL,
+    tracked_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE routed.rollup_catalog (
+    id               serial PRIMARY KEY,
+    name             text NOT NULL UNIQUE,
+    source           regclass NOT NULL REFERENCES routed.tracked (source),
+    time_column      name NOT NULL,
+    granularity      interval NOT NULL,
+    dimensions       text[] NOT NULL,
+    measures         jsonb NOT NULL,
+    -- [{"kind", "column", "name", "base_oid"}]: the rollup table's state columns
+    states           jsonb NOT NULL,
+    refresh_interval interval NOT NULL,
+    refresh_lag      interval NOT NULL,
+    -- buckets below it are materialized; NULL until the first refresh
+    watermark        timestamptz,
+    -- changes whose earliest time is at or above it need no log row (>= watermark)
+    threshold        timestamptz NOT NULL DEFAULT '-infinity',
+    row_count        bigint NOT NULL DEFAULT 0,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    last_refresh     timestamptz,
+    last_refresh_ms  float8
+);
+
+-- One row per statement that changed rows below a rollup's threshold: the changed rows' time
+-- range, inclusive. Written inside the writing transaction; a refresh consumes it.
+CREATE TABLE routed.invalidations (
+    rollup_id int NOT NULL,
+    lo        timestamptz NOT NULL,
+    hi        timestamptz NOT NULL,
+    logged_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX invalidations_rollup ON routed.invalidations (rollup_id);
+
+GRANT USAGE ON SCHEMA routed TO PUBLIC;
+GRANT SELECT ON routed.tracked, routed.rollup_catalog, routed.invalidations TO PUBLIC;
+
+-- The statement trigger. SECURITY DEFINER: writers log invalidations without needing
+-- privileges on the log themselves.
+CREATE FUNCTION routed._capture() RETURNS trigger
+LANGUAGE c SECURITY DEFINER
+AS 'MODULE_PATHNAME', 'routed_capture';
+
+CREATE FUNCTION routed._install_triggers(source regclass, time_column name) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('CREATE TRIGGER routed_capture_insert AFTER INSERT ON %s '
+                   'REFERENCING NEW TABLE AS routed_new FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION routed._capture(%L)', source, time_column);
+    EXECUTE format('CREATE TRIGGER routed_capture_update AFTER UPDATE ON %s '
+                   'REFERENCING OLD TABLE AS routed_old NEW TABLE AS routed_new FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION routed._capture(%L)', source, time_column);
+    EXECUTE format('CREATE TRIGGER routed_capture_delete AFTER DELETE ON %s '
+                   'REFERENCING OLD TABLE AS routed_old FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION routed._capture(%L)', source, time_column);
+    EXECUTE format('CREATE TRIGGER routed_capture_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION routed._capture(%L)', source, time_column);
+END $$;
+
+CREATE FUNCTION routed._track(source regclass, time_column name, explicit boolean) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    kind "char";
+    typ regtype;
+    known routed.tracked;
+BEGIN
+    SELECT c.relkind INTO kind FROM pg_catalog.pg_class c WHERE c.oid = source;
+    IF kind IS DISTINCT FROM 'r' THEN
+        RAISE EXCEPTION USING ERRCODE = '42809',
+            MESSAGE = format('%s is not a table', source),
+            HINT = 'routed.track installs statement triggers on ordinary tables';
+    END IF;
+    SELECT a.atttypid INTO typ FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = source AND a.attname = time_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '42703',
+            MESSAGE = format('column %I does not exist in %s', time_column, source);
+    END IF;
+    IF typ <> 'timestamptz'::regtype THEN
+        RAISE EXCEPTION USING ERRCODE = '42804',
+            MESSAGE = format('column %I of %s has type %s; a tracked time column must be timestamptz',
+                             time_column, source, typ);
+    END IF;
+    SELECT * INTO known FROM routed.tracked t WHERE t.source = _track.source FOR UPDATE;
+    IF FOUND THEN
+        IF known.time_column <> time_column THEN
+            RAISE EXCEPTION USING ERRCODE = '55000',
+                MESSAGE = format('%s is already tracked on column %I', source, known.time_column);
+        END IF;
+        UPDATE routed.tracked t SET explicit = t.explicit OR _track.explicit WHERE t.source = _track.source;
+        RETURN;
+    END IF;
+    INSERT INTO routed.tracked (source, time_column, explicit) VALUES (source, time_column, explicit);
+    PERFORM routed._install_triggers(source, time_column);
+END $$;
+
+CREATE FUNCTION routed.track(source regclass, time_column name) RETURNS void
+LANGUAGE sql AS $$ SELECT routed._track(source, time_column, true) $$;
+
+CREATE FUNCTION routed.untrack(source regclass) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    rollups text;
+BEGIN
+    SELECT string_agg(c.name, ', ' ORDER BY c.name) INTO rollups
+      FROM routed.rollup_catalog c WHERE c.source = untrack.source;
+    IF rollups IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '2BP01',
+            MESSAGE = format('%s has rollups: %s', source, rollups),
+            HINT = 'drop them first with routed.drop_rollup';
+    END IF;
+    DELETE FROM routed.tracked t WHERE t.source = untrack.source;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '55000', MESSAGE = format('%s is not tracked', source);
+    END IF;
+    EXECUTE format('DROP TRIGGER IF EXISTS routed_capture_insert ON %s', source);
+    EXECUTE format('DROP TRIGGER IF EXISTS routed_capture_update ON %s', source);
+    EXECUTE format('DROP TRIGGER IF EXISTS routed_capture_delete ON %s', source);
+    EXECUTE format('DROP TRIGGER IF EXISTS routed_capture_truncate ON %s', source);
+END $$;
+
+-- Refresh: raise the threshold and commit, then bounded steps, each its own transaction.
+-- Needs its own transactions, so it cannot run inside BEGIN ... COMMIT.
+CREATE PROCEDURE routed.refresh_rollup(name text, "from" timestamptz DEFAULT NULL,
+                                       "to" timestamptz DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+DECLARE
+    target timestamptz;
+    started timestamptz := clock_timestamp();
+BEGIN
+    target := routed._refresh_begin(name, "to");
+    COMMIT;
+    WHILE routed._refresh_step(name, "from", "to", target) LOOP
+        COMMIT;
+    END LOOP;
+    UPDATE routed.rollup_catalog c SET last_refresh = started,
+           last_refresh_ms = extract(epoch FROM clock_timestamp() - started) * 1000
+     WHERE c.name = refresh_rollup.name;
+END $$;
+
+CREATE PROCEDURE routed.create_rollup(name text, source regclass, granularity interval,
+                                      dimensions text[], measures jsonb,
+                                      refresh_interval interval DEFAULT '1 minute',
+                                      refresh_lag interval DEFAULT '0')
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM routed._create_rollup(name, source, granularity, dimensions, measures,
+                                  refresh_interval, refresh_lag);
+    COMMIT;
+    CALL routed.refresh_rollup(name);
+END $$;
+
+CREATE FUNCTION routed.drop_rollup(name text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    r routed.rollup_catalog;
+BEGIN
+    SELECT * INTO r FROM routed.rollup_catalog c WHERE c.name = drop_rollup.name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('rollup %L does not exist', name);
+    END IF;
+    EXECUTE format('DROP TABLE IF EXISTS routed.%I', r.name);
+    DELETE FROM routed.invalidations i WHERE i.rollup_id = r.id;
+    DELETE FROM routed.rollup_catalog c WHERE c.id = r.id;
+    IF NOT EXISTS (SELECT 1 FROM routed.rollup_catalog c WHERE c.source = r.source)
+       AND NOT (SELECT t.explicit FROM routed.tracked t WHERE t.source = r.source) THEN
+        PERFORM routed.untrack(r.source);
+    END IF;
+END $$;
+
+CREATE VIEW routed.sources AS
+SELECT t.source, t.time_column, t.explicit AS tracked_explicitly, t.tracked_at,
+       (SELECT count(*) FROM routed.rollup_catalog c WHERE c.source = t.source) AS rollups
+  FROM routed.tracked t;
+
+CREATE VIEW routed.rollups AS
+SELECT c.name, c.source, c.granularity, c.dimensions, c.measures, c.watermark,
+       p.pending_ranges, p.oldest_pending, c.last_refresh, c.last_refresh_ms,
+       c.refresh_interval, c.refresh_lag, c.row_count AS rows,
+       pg_catalog.pg_total_relation_size(pg_catalog.to_regclass(format('routed.%I', c.name))) AS size_bytes
+  FROM routed.rollup_catalog c
+  LEFT JOIN LATERAL (SELECT count(*) AS pending_ranges, min(i.logged_at) AS oldest_pending
+                       FROM routed.invalidations i WHERE i.rollup_id = c.id) p ON true;
+
+GRANT SELECT ON routed.sources, routed.rollups TO PUBLIC;

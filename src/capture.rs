@@ -1,0 +1,165 @@
+//! The statement trigger on tracked sources: reads the statement's transition tables once,
+//! takes the min and max of the time column, and logs that range for every rollup whose
+//! threshold lies above it, inside the writing transaction (WAL-logged, gone on abort).
+//!
+//! Changes entirely at or above a rollup's threshold need no log row: the rollup has not
+//! materialized them yet. The threshold is read with the latest snapshot, not the writer's:
+//! a refresh raises it and commits, then waits for every transaction that was already writing
+//! to the source (`WaitForLockers`), so a writer either saw the new threshold or finished before
+//! the refresh took its snapshot.
+
+use crate::error::raise_with;
+use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
+use std::cell::Cell;
+use std::ffi::CStr;
+
+const LOG_SQL: &std::ffi::CStr = c"INSERT INTO routed.invalidations (rollup_id, lo, hi) \
+SELECT c.id, $2, $3 FROM routed.rollup_catalog c WHERE c.source = $1 AND c.threshold > $2";
+
+thread_local! {
+    /// LOG_SQL planned once per backend; the plan cache revalidates it after DDL.
+    static LOG_PLAN: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// timestamptz -infinity and infinity as stored.
+const NOBEGIN: i64 = i64::MIN;
+const NOEND: i64 = i64::MAX;
+
+#[unsafe(no_mangle)]
+pub extern "C" fn pg_finfo_routed_capture() -> &'static pg_sys::Pg_finfo_record {
+    static V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    let trig = unsafe { (*fcinfo).context as *mut pg_sys::TriggerData };
+    let is_trigger = !trig.is_null()
+        && unsafe { pgrx::is_a(trig as *mut pg_sys::Node, pg_sys::NodeTag::T_TriggerData) };
+    if !is_trigger {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+            "routed._capture must be called as a statement trigger".into(),
+            None,
+        );
+    }
+    let t = unsafe { &*trig };
+    let rel = t.tg_relation;
+    let attnum = time_attnum(t);
+    let ranges = match t.tg_event & pg_sys::TRIGGER_EVENT_OPMASK {
+        pg_sys::TRIGGER_EVENT_TRUNCATE => vec![(NOBEGIN, NOEND)],
+        _ => {
+            let old = unsafe { range_of(t.tg_oldtable, rel, attnum) };
+            let new = unsafe { range_of(t.tg_newtable, rel, attnum) };
+            match (old, new) {
+                // one range when they overlap; two when an UPDATE moved rows far apart
+                (Some(a), Some(b)) if a.0 <= b.1 && b.0 <= a.1 => vec![(a.0.min(b.0), a.1.max(b.1))],
+                (a, b) => a.into_iter().chain(b).collect(),
+            }
+        }
+    };
+    if !ranges.is_empty() {
+        let source = unsafe { (*rel).rd_id };
+        log_ranges(source, &ranges);
+    }
+    pg_sys::Datum::from(0usize)
+}
+
+/// The attribute number of the column named by the trigger's argument.
+fn time_attnum(t: &pg_sys::TriggerData) -> i32 {
+    let trigger = unsafe { &*t.tg_trigger };
+    if trigger.tgnargs != 1 {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+            "routed._capture takes the time column's name as its one argument".into(),
+            None,
+        );
+    }
+    let wanted = unsafe { CStr::from_ptr(*trigger.tgargs) };
+    let desc = unsafe { &*(*t.tg_relation).rd_att };
+    let attrs = unsafe { desc.attrs.as_slice(desc.natts as usize) };
+    attrs
+        .iter()
+        .position(|a| !a.attisdropped && unsafe { CStr::from_ptr(a.attname.data.as_ptr()) } == wanted)
+        .map(|i| i as i32 + 1)
+        .unwrap_or_else(|| {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+                format!("tracked time column {wanted:?} no longer exists"),
+                Some("call routed.untrack and routed.track again".into()),
+            )
+        })
+}
+
+/// Min and max of the time column over a transition table (None when it has no non-null
+/// times). Reads through its own read pointer, as PostgreSQL's own scans of it do.
+unsafe fn range_of(store: *mut pg_sys::Tuplestorestate, rel: pg_sys::Relation, attnum: i32) -> Option<(i64, i64)> {
+    if store.is_null() {
+        return None;
+    }
+    unsafe {
+        let slot = pg_sys::MakeSingleTupleTableSlot((*rel).rd_att, &pg_sys::TTSOpsMinimalTuple);
+        let ptr = pg_sys::tuplestore_alloc_read_pointer(store, pg_sys::EXEC_FLAG_REWIND as i32);
+        pg_sys::tuplestore_select_read_pointer(store, ptr);
+        pg_sys::tuplestore_rescan(store);
+        let mut range: Option<(i64, i64)> = None;
+        let i = (attnum - 1) as usize;
+        while pg_sys::tuplestore_gettupleslot(store, true, false, slot) {
+            if i32::from((*slot).tts_nvalid) < attnum {
+                pg_sys::slot_getsomeattrs_int(slot, attnum);
+            }
+            if *(*slot).tts_isnull.add(i) {
+                continue;
+            }
+            let v = (*(*slot).tts_values.add(i)).value() as i64;
+            range = Some(match range {
+                None => (v, v),
+                Some((lo, hi)) => (lo.min(v), hi.max(v)),
+            });
+        }
+        pg_sys::ExecDropSingleTupleTableSlot(slot);
+        range
+    }
+}
+
+/// Logs each range for the source's rollups whose threshold lies above it.
+fn log_ranges(source: pg_sys::Oid, ranges: &[(i64, i64)]) {
+    unsafe {
+        if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
+            raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "SPI_connect failed".into(), None);
+        }
+        let mut plan = LOG_PLAN.get();
+        if plan.is_null() {
+            let mut types = [pg_sys::REGCLASSOID, pg_sys::TIMESTAMPTZOID, pg_sys::TIMESTAMPTZOID];
+            plan = pg_sys::SPI_prepare(LOG_SQL.as_ptr(), 3, types.as_mut_ptr());
+            if plan.is_null() || pg_sys::SPI_keepplan(plan) != 0 {
+                raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "could not plan the invalidation log insert".into(), None);
+            }
+            LOG_PLAN.set(plan);
+        }
+        for &(lo, hi) in ranges {
+            let mut values = [
+                pg_sys::Datum::from(source),
+                pg_sys::Datum::from(lo),
+                pg_sys::Datum::from(hi),
+            ];
+            let nulls = [b' ' as std::ffi::c_char; 3];
+            let rc = pg_sys::SPI_execute_snapshot(
+                plan,
+                values.as_mut_ptr(),
+                nulls.as_ptr(),
+                pg_sys::GetLatestSnapshot(),
+                std::ptr::null_mut(),
+                false,
+                false,
+                0,
+            );
+            if rc != pg_sys::SPI_OK_INSERT as i32 {
+                raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("invalidation log insert failed ({rc})"), None);
+            }
+        }
+        pg_sys::SPI_finish();
+    }
+}

@@ -1,0 +1,243 @@
+//! Incremental refresh, in bounded steps (each its own transaction, driven by the
+//! `routed.refresh_rollup` procedure or the background worker):
+//!
+//! * `_refresh_begin` raises the rollup's threshold to the new watermark target and commits, so
+//!   writers from then on log changes below it;
+//! * each `_refresh_step` first waits for transactions already writing to the source (they may
+//!   have read the old threshold), then recomputes the buckets of a batch of logged changes
+//!   and materializes the next chunk above the watermark.
+//!
+//! Nothing here locks the source against writers: waiting for current writers (as CREATE INDEX
+//! CONCURRENTLY does) lets new ones proceed.
+
+use crate::error::raise_with;
+use pgrx::datum::TimestampWithTimeZone;
+use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
+use routed_core::rollup::RollupDef;
+
+/// Logged changes consumed per step.
+const LOG_BATCH: i64 = 10_000;
+/// Width of one backfill step, at least one bucket.
+const CHUNK_SECS: i64 = 86_400;
+
+fn spi_error(e: pgrx::spi::Error) -> ! {
+    raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("refresh failed: {e}"), None)
+}
+
+fn no_rollup(name: &str) -> ! {
+    raise_with(
+        PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+        format!("rollup \"{name}\" does not exist"),
+        Some("routed.rollups lists the rollups".into()),
+    )
+}
+
+#[pg_schema]
+mod routed {
+    use super::*;
+
+    /// Raises the threshold to the watermark this refresh will reach; returns that target.
+    #[pg_extern]
+    fn _refresh_begin(name: &str, upto: Option<TimestampWithTimeZone>) -> TimestampWithTimeZone {
+        Spi::get_one_with_args::<TimestampWithTimeZone>(
+            "UPDATE routed.rollup_catalog c SET threshold = greatest(c.threshold, t.target)
+               FROM (SELECT id, date_bin(granularity, least(now() - refresh_lag, coalesce($2, 'infinity')),
+                                         TIMESTAMPTZ '1970-01-01 00:00:00+00') AS target
+                       FROM routed.rollup_catalog WHERE name = $1) t
+              WHERE c.id = t.id RETURNING t.target",
+            &[name.into(), upto.into()],
+        )
+        .unwrap_or_else(|e| match e {
+            pgrx::spi::Error::InvalidPosition => no_rollup(name),
+            e => spi_error(e),
+        })
+        .unwrap_or_else(|| no_rollup(name))
+    }
+
+    /// One bounded step; true while work remains.
+    #[pg_extern]
+    fn _refresh_step(
+        name: &str,
+        from: Option<TimestampWithTimeZone>,
+        to: Option<TimestampWithTimeZone>,
+        target: TimestampWithTimeZone,
+    ) -> bool {
+        super::step(name, from, to, target)
+    }
+}
+
+struct Loaded {
+    id: i32,
+    source: pg_sys::Oid,
+    def: RollupDef,
+    watermark: Option<TimestampWithTimeZone>,
+}
+
+fn load(c: &mut pgrx::spi::SpiClient<'_>, name: &str) -> Result<Loaded, pgrx::spi::Error> {
+    let row = c
+        .update(
+            "SELECT id, source::oid, time_column::text, extract(epoch FROM granularity)::int8,
+                    dimensions, states::text, watermark
+               FROM routed.rollup_catalog WHERE name = $1 FOR UPDATE",
+            None,
+            &[name.into()],
+        )?
+        .first();
+    if row.is_empty() {
+        no_rollup(name);
+    }
+    let states_text: String = row.get(6)?.unwrap_or_default();
+    let states = serde_json::from_str(&states_text)
+        .ok()
+        .and_then(|v| RollupDef::states_from_json(&v))
+        .unwrap_or_else(|| {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                format!("rollup \"{name}\" has unreadable states in routed.rollup_catalog"),
+                None,
+            )
+        });
+    Ok(Loaded {
+        id: row.get(1)?.unwrap_or_default(),
+        source: row.get(2)?.unwrap_or(pg_sys::InvalidOid),
+        def: RollupDef {
+            name: name.to_string(),
+            time_column: row.get(3)?.unwrap_or_default(),
+            width_secs: row.get(4)?.unwrap_or(1),
+            dimensions: row.get(5)?.unwrap_or_default(),
+            states,
+        },
+        watermark: row.get(7)?,
+    })
+}
+
+/// Waits until every transaction that holds a write lock on the source now has finished,
+/// without keeping new writers out.
+fn wait_for_writers(source: pg_sys::Oid) {
+    let tag = pg_sys::LOCKTAG {
+        locktag_field1: unsafe { pg_sys::MyDatabaseId }.into(),
+        locktag_field2: source.into(),
+        locktag_field3: 0,
+        locktag_field4: 0,
+        locktag_type: pg_sys::LockTagType::LOCKTAG_RELATION as u8,
+        locktag_lockmethodid: pg_sys::DEFAULT_LOCKMETHOD as u8,
+    };
+    unsafe { pg_sys::WaitForLockers(tag, pg_sys::ShareLock as pg_sys::LOCKMODE, false) };
+}
+
+fn step(
+    name: &str,
+    from: Option<TimestampWithTimeZone>,
+    to: Option<TimestampWithTimeZone>,
+    target: TimestampWithTimeZone,
+) -> bool {
+    if unsafe { pg_sys::XactIsoLevel } >= pg_sys::XACT_REPEATABLE_READ as i32 {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_ACTIVE_SQL_TRANSACTION,
+            "refresh_rollup must run at READ COMMITTED isolation".into(),
+            Some("its steps must see rows committed while it waits for writers".into()),
+        );
+    }
+    Spi::connect_mut(|c| {
+        let r = load(c, name)?;
+        wait_for_writers(r.source);
+        let source = crate::rollup_admin::relation_name(r.source).quoted();
+        let table = r.def.relation();
+        let col = routed_core::names::quote_ident(&r.def.time_column);
+        let width = format!("INTERVAL '{} seconds'", r.def.width_secs);
+        let epoch = "TIMESTAMPTZ '1970-01-01 00:00:00+00'";
+        let mut rows_delta: i64 = 0;
+        // 1. a batch of logged changes: recompute their materialized buckets
+        let consumed = c
+            .update(
+                format!(
+                    "WITH batch AS (SELECT ctid FROM routed.invalidations WHERE rollup_id = $1
+                        AND ($2::timestamptz IS NULL OR hi >= $2) AND ($3::timestamptz IS NULL OR lo < $3) LIMIT {LOG_BATCH}),
+                     gone AS (DELETE FROM routed.invalidations i USING batch b WHERE i.ctid = b.ctid RETURNING i.lo, i.hi)
+                     SELECT count(*), (range_agg(tstzrange(
+                              CASE WHEN isfinite(lo) THEN date_bin({width}, lo, {epoch}) ELSE lo END,
+                              CASE WHEN isfinite(hi) THEN date_bin({width}, hi, {epoch}) + {width} ELSE hi END))
+                            * tstzmultirange(tstzrange('-infinity', coalesce($4, '-infinity'))))::text
+                       FROM gone"
+                )
+                .as_str(),
+                None,
+                &[r.id.into(), from.into(), to.into(), r.watermark.into()],
+            )?
+            .first()
+            .get_two::<i64, String>()?;
+        let (consumed, ranges) = (consumed.0.unwrap_or(0), consumed.1.unwrap_or_default());
+        if consumed > 0 && ranges != "{}" && !ranges.is_empty() {
+            rows_delta -= c
+                .update(
+                    format!("DELETE FROM {table} r WHERE $1::tstzmultirange @> r.bucket").as_str(),
+                    None,
+                    &[ranges.clone().into()],
+                )?
+                .len() as i64;
+            let from_sql = format!(
+                "unnest($1::tstzmultirange) AS x(range) JOIN {source} AS s \
+                 ON s.{col} >= lower(x.range) AND s.{col} < upper(x.range)"
+            );
+            rows_delta += c
+                .update(
+                    format!("INSERT INTO {table} {}", r.def.states_select(&from_sql)).as_str(),
+                    None,
+                    &[ranges.into()],
+                )?
+                .len() as i64;
+        }
+        // 2. the next chunk above the watermark
+        let mut watermark = r.watermark;
+        let behind = watermark.is_none_or(|w| w < target);
+        if behind {
+            let first: Option<TimestampWithTimeZone> = c
+                .select(
+                    format!(
+                        "SELECT date_bin({width}, min(s.{col}), {epoch}) FROM {source} AS s
+                          WHERE s.{col} >= coalesce($1, '-infinity') AND s.{col} < $2"
+                    )
+                    .as_str(),
+                    None,
+                    &[watermark.into(), target.into()],
+                )?
+                .first()
+                .get_one()?;
+            let end = match first {
+                None => target,
+                Some(start) => {
+                    let start = watermark.map_or(start, |w| w.max(start));
+                    let chunk = r.def.width_secs * ((CHUNK_SECS + r.def.width_secs - 1) / r.def.width_secs);
+                    let end: TimestampWithTimeZone = c
+                        .select(
+                            "SELECT least($1 + make_interval(secs => $2), $3)",
+                            None,
+                            &[start.into(), (chunk as f64).into(), target.into()],
+                        )?
+                        .first()
+                        .get_one()?
+                        .unwrap_or(target);
+                    let from_sql = format!("{source} AS s WHERE s.{col} >= $1 AND s.{col} < $2");
+                    rows_delta += c
+                        .update(
+                            format!("INSERT INTO {table} {}", r.def.states_select(&from_sql)).as_str(),
+                            None,
+                            &[start.into(), end.into()],
+                        )?
+                        .len() as i64;
+                    pgrx::notice!("rollup \"{name}\": materialized {start} to {end}");
+                    end
+                }
+            };
+            watermark = Some(end);
+        }
+        c.update(
+            "UPDATE routed.rollup_catalog SET watermark = $2, row_count = row_count + $3 WHERE id = $1",
+            None,
+            &[r.id.into(), watermark.into(), rows_delta.into()],
+        )?;
+        Ok::<_, pgrx::spi::Error>(consumed >= LOG_BATCH || watermark.is_some_and(|w| w < target))
+    })
+    .unwrap_or_else(|e| spi_error(e))
+}

@@ -1,0 +1,172 @@
+//! `routed._create_rollup`: checks a rollup definition against its source, tracks the source
+//! when needed, creates the empty rollup table and its index, and registers it. The
+//! `routed.create_rollup` procedure (sql/rollups.sql) commits this, then backfills by refreshing.
+
+use crate::catalog::load_relation;
+use crate::error::{raise_with, OrRaise};
+use crate::jsonb_text::JsonbArg;
+use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
+use routed_core::names::{quote_ident, QualifiedName};
+use routed_core::query::MAX_IDENTIFIER_BYTES;
+use routed_core::rollup::{check_dimensions, parse_states, RollupDef};
+
+pgrx::extension_sql_file!("../sql/rollups.sql", name = "rollups", finalize);
+
+fn spi_error(what: &str, e: pgrx::spi::Error) -> ! {
+    raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("{what}: {e}"), None)
+}
+
+/// Schema-qualified name of a relation OID.
+pub fn relation_name(oid: pg_sys::Oid) -> QualifiedName {
+    Spi::connect(|c| {
+        let row = c
+            .select(
+                "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1",
+                None,
+                &[oid.into()],
+            )?
+            .first();
+        Ok::<_, pgrx::spi::Error>(QualifiedName {
+            schema: row.get::<String>(1)?,
+            name: row.get::<String>(2)?.unwrap_or_default(),
+        })
+    })
+    .unwrap_or_else(|e| spi_error("relation lookup failed", e))
+}
+
+#[pg_schema]
+mod routed {
+    use super::*;
+
+    #[allow(clippy::too_many_arguments)]
+    #[pg_extern]
+    fn _create_rollup(
+        name: &str,
+        source: pg_sys::Oid,
+        granularity: Interval,
+        dimensions: Vec<String>,
+        measures: JsonbArg,
+        refresh_interval: Interval,
+        refresh_lag: Interval,
+    ) {
+        super::create(name, source, granularity, dimensions, measures, refresh_interval, refresh_lag)
+    }
+}
+
+fn invalid(message: String, hint: Option<String>) -> ! {
+    raise_with(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message, hint)
+}
+
+fn create(
+    name: &str,
+    source: pg_sys::Oid,
+    granularity: Interval,
+    dimensions: Vec<String>,
+    measures: JsonbArg,
+    refresh_interval: Interval,
+    refresh_lag: Interval,
+) {
+    if name.is_empty() || name.len() > MAX_IDENTIFIER_BYTES {
+        invalid(format!("rollup name must be 1 to {MAX_IDENTIFIER_BYTES} bytes"), None);
+    }
+    let width_us = granularity.as_micros();
+    if granularity.months() != 0 || width_us <= 0 || width_us % 1_000_000 != 0 {
+        invalid(
+            format!("granularity must be a positive whole number of seconds, days at most, got {granularity}"),
+            Some("rollups use fixed-width buckets ('1 hour', '5 minutes', '1 day'); calendar days, weeks and months are answered from them".into()),
+        );
+    }
+    if refresh_interval.as_micros() <= 0 || refresh_lag.as_micros() < 0 {
+        invalid("refresh_interval must be positive and refresh_lag not negative".into(), None);
+    }
+    let qualified = relation_name(source);
+    let rel = load_relation(&qualified);
+    let time_column = tracked_time_column(source, &rel);
+    check_dimensions(&dimensions, &rel).or_raise();
+    let measures_value: serde_json::Value = serde_json::from_str(&measures.0)
+        .unwrap_or_else(|e| invalid(format!("measures: {e}"), None));
+    let def = RollupDef {
+        name: name.to_string(),
+        time_column,
+        width_secs: (width_us / 1_000_000) as i64,
+        dimensions,
+        states: parse_states(&measures_value, &rel).or_raise(),
+    };
+    let from = format!(
+        "{} AS s WHERE false",
+        qualified.quoted()
+    );
+    Spi::connect_mut(|c| {
+        let exists = c
+            .select("SELECT 1 FROM routed.rollup_catalog WHERE name = $1", None, &[name.into()])?
+            .len()
+            > 0;
+        if exists {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_DUPLICATE_OBJECT,
+                format!("rollup \"{name}\" already exists"),
+                None,
+            );
+        }
+        let table = def.relation();
+        c.update(
+            format!("CREATE TABLE {table} AS {} WITH NO DATA", def.states_select(&from)).as_str(),
+            None,
+            &[],
+        )?;
+        c.update(
+            format!("CREATE INDEX {} ON {table} (bucket)", quote_ident(&format!("{name}_bucket").chars().take(MAX_IDENTIFIER_BYTES).collect::<String>())).as_str(),
+            None,
+            &[],
+        )?;
+        c.update(
+            "INSERT INTO routed.rollup_catalog (name, source, time_column, granularity, dimensions, \
+             measures, states, refresh_interval, refresh_lag) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9)",
+            None,
+            &[
+                name.into(),
+                source.into(),
+                def.time_column.clone().into(),
+                granularity.into(),
+                def.dimensions.clone().into(),
+                measures.0.clone().into(),
+                def.states_json().to_string().into(),
+                refresh_interval.into(),
+                refresh_lag.into(),
+            ],
+        )?;
+        Ok::<_, pgrx::spi::Error>(())
+    })
+    .unwrap_or_else(|e| spi_error("create_rollup failed", e));
+}
+
+/// The source's tracked time column; tracks it first when it has exactly one timestamptz column.
+fn tracked_time_column(source: pg_sys::Oid, rel: &routed_core::model::Relation) -> String {
+    let tracked = Spi::get_one_with_args::<String>(
+        "SELECT time_column::text FROM routed.tracked WHERE source = $1",
+        &[source.into()],
+    )
+    .ok()
+    .flatten();
+    if let Some(col) = tracked {
+        return col;
+    }
+    let candidates: Vec<&str> = rel
+        .columns
+        .iter()
+        .filter(|c| c.base_oid == routed_core::model::oid::TIMESTAMPTZ)
+        .map(|c| c.name.as_str())
+        .collect();
+    let [col] = candidates[..] else {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("{} is not tracked", rel.display()),
+            Some(format!("call routed.track('{}', '<time column>') first", rel.display())),
+        )
+    };
+    Spi::run_with_args("SELECT routed._track($1, $2, false)", &[source.into(), col.into()])
+        .unwrap_or_else(|e| spi_error("tracking failed", e));
+    col.to_string()
+}
