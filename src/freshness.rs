@@ -56,7 +56,11 @@ pub fn rollups(source: u32) -> Vec<RollupFacts> {
                     .iter()
                     .zip(&his)
                     .zip(&sinces)
-                    .map(|((lo, hi), since)| Pending { lo_us: *lo, hi_us: *hi, since_us: *since })
+                    .map(|((lo, hi), since)| Pending {
+                        lo_us: *lo,
+                        hi_us: *hi,
+                        since_us: *since,
+                    })
                     .collect();
                 Some(RollupFacts {
                     def: RollupDef {

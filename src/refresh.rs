@@ -22,7 +22,11 @@ const LOG_BATCH: i64 = 10_000;
 const CHUNK_SECS: i64 = 86_400;
 
 fn spi_error(e: pgrx::spi::Error) -> ! {
-    raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("refresh failed: {e}"), None)
+    raise_with(
+        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+        format!("refresh failed: {e}"),
+        None,
+    )
 }
 
 fn no_rollup(name: &str) -> ! {

@@ -14,7 +14,11 @@ use routed_core::rollup::{check_dimensions, parse_states, RollupDef};
 pgrx::extension_sql_file!("../sql/rollups.sql", name = "rollups", finalize);
 
 fn spi_error(what: &str, e: pgrx::spi::Error) -> ! {
-    raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("{what}: {e}"), None)
+    raise_with(
+        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+        format!("{what}: {e}"),
+        None,
+    )
 }
 
 /// Schema-qualified name of a relation OID.
@@ -51,12 +55,24 @@ mod routed {
         refresh_interval: Interval,
         refresh_lag: Interval,
     ) {
-        super::create(name, source, granularity, dimensions, measures, refresh_interval, refresh_lag)
+        super::create(
+            name,
+            source,
+            granularity,
+            dimensions,
+            measures,
+            refresh_interval,
+            refresh_lag,
+        )
     }
 }
 
 fn invalid(message: String, hint: Option<String>) -> ! {
-    raise_with(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message, hint)
+    raise_with(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        message,
+        hint,
+    )
 }
 
 fn create(
@@ -69,7 +85,10 @@ fn create(
     refresh_lag: Interval,
 ) {
     if name.is_empty() || name.len() > MAX_IDENTIFIER_BYTES {
-        invalid(format!("rollup name must be 1 to {MAX_IDENTIFIER_BYTES} bytes"), None);
+        invalid(
+            format!("rollup name must be 1 to {MAX_IDENTIFIER_BYTES} bytes"),
+            None,
+        );
     }
     let width_us = granularity.as_micros();
     if granularity.months() != 0 || width_us <= 0 || width_us % 1_000_000 != 0 {
@@ -79,7 +98,10 @@ fn create(
         );
     }
     if refresh_interval.as_micros() <= 0 || refresh_lag.as_micros() < 0 {
-        invalid("refresh_interval must be positive and refresh_lag not negative".into(), None);
+        invalid(
+            "refresh_interval must be positive and refresh_lag not negative".into(),
+            None,
+        );
     }
     let qualified = relation_name(source);
     let rel = load_relation(&qualified);
@@ -94,10 +116,7 @@ fn create(
         dimensions,
         states: parse_states(&measures_value, &rel).or_raise(),
     };
-    let from = format!(
-        "{} AS s WHERE false",
-        qualified.quoted()
-    );
+    let from = format!("{} AS s WHERE false", qualified.quoted());
     Spi::connect_mut(|c| {
         let exists = c
             .select("SELECT 1 FROM routed.rollup_catalog WHERE name = $1", None, &[name.into()])?
@@ -163,10 +182,16 @@ fn tracked_time_column(source: pg_sys::Oid, rel: &routed_core::model::Relation) 
         raise_with(
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             format!("{} is not tracked", rel.display()),
-            Some(format!("call routed.track('{}', '<time column>') first", rel.display())),
+            Some(format!(
+                "call routed.track('{}', '<time column>') first",
+                rel.display()
+            )),
         )
     };
-    Spi::run_with_args("SELECT routed._track($1, $2, false)", &[source.into(), col.into()])
-        .unwrap_or_else(|e| spi_error("tracking failed", e));
+    Spi::run_with_args(
+        "SELECT routed._track($1, $2, false)",
+        &[source.into(), col.into()],
+    )
+    .unwrap_or_else(|e| spi_error("tracking failed", e));
     col.to_string()
 }

@@ -39,7 +39,10 @@ pub fn read<R>(sql: &str, args: &[DatumWithOid<'_>], f: impl FnOnce(&Rows) -> R)
     let mut types: Vec<pg_sys::Oid> = args.iter().map(|a| a.oid()).collect();
     let mut values: Vec<pg_sys::Datum> = args
         .iter()
-        .map(|a| a.datum().map_or(pg_sys::Datum::from(0usize), |d| d.sans_lifetime()))
+        .map(|a| {
+            a.datum()
+                .map_or(pg_sys::Datum::from(0usize), |d| d.sans_lifetime())
+        })
         .collect();
     let nulls: Vec<std::ffi::c_char> = args
         .iter()
@@ -47,7 +50,11 @@ pub fn read<R>(sql: &str, args: &[DatumWithOid<'_>], f: impl FnOnce(&Rows) -> R)
         .collect();
     unsafe {
         if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
-            raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "SPI_connect failed".into(), None);
+            raise_with(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                "SPI_connect failed".into(),
+                None,
+            );
         }
         let rc = pg_sys::SPI_execute_with_args(
             c_sql.as_ptr(),
@@ -59,7 +66,11 @@ pub fn read<R>(sql: &str, args: &[DatumWithOid<'_>], f: impl FnOnce(&Rows) -> R)
             0,
         );
         if rc != pg_sys::SPI_OK_SELECT as i32 {
-            raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("read failed ({rc})"), None);
+            raise_with(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("read failed ({rc})"),
+                None,
+            );
         }
         let rows = Rows {
             table: pg_sys::SPI_tuptable,

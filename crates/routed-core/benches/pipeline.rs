@@ -41,7 +41,9 @@ fn stages(c: &mut Criterion) {
     });
     c.bench_function("fingerprint", |b| b.iter(|| black_box(fingerprint(&q))));
     c.bench_function("bind", |b| b.iter(|| black_box(bind(&q, &rel).unwrap())));
-    c.bench_function("codegen", |b| b.iter(|| black_box(generate(&bound, &p, None))));
+    c.bench_function("codegen", |b| {
+        b.iter(|| black_box(generate(&bound, &p, None)))
+    });
 }
 criterion_group!(benches, pipeline, stages);
 criterion_main!(benches);

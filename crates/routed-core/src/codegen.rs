@@ -95,7 +95,10 @@ pub fn window_sql(b: &Bound) -> Option<(String, Vec<Param>)> {
     g.push(", CAST(extract(epoch FROM now()) * 1000000 AS \"pg_catalog\".\"int8\")");
     match (t.granularity.and_then(|c| c.calendar_field()), &t.from) {
         (Some(field), Some(f)) => {
-            let _ = write!(g.sql, ", ARRAY(SELECT {US}b{END} FROM generate_series(date_trunc('{field}', ");
+            let _ = write!(
+                g.sql,
+                ", ARRAY(SELECT {US}b{END} FROM generate_series(date_trunc('{field}', "
+            );
             g.bound(f, "time.from");
             g.push("), ");
             g.bound(&t.to, "time.to");

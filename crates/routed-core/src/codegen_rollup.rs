@@ -29,7 +29,12 @@ pub fn multirange_text(ranges: &[(Option<i64>, i64)]) -> String {
 
 impl Gen {
     fn timestamptz(&mut self, us: i64, path: &str) {
-        self.text(format_rfc3339_utc(us), oid::TIMESTAMPTZ, "timestamptz", path);
+        self.text(
+            format_rfc3339_utc(us),
+            oid::TIMESTAMPTZ,
+            "timestamptz",
+            path,
+        );
     }
 
     fn ranges(&mut self, read: &RollupRead) {
@@ -41,7 +46,10 @@ impl Gen {
     }
 
     pub(crate) fn rollup_rows(&mut self, b: &Bound, def: &RollupDef, read: &RollupRead) {
-        let t = b.time.as_ref().expect("the router reads rollups only for time ranges");
+        let t = b
+            .time
+            .as_ref()
+            .expect("the router reads rollups only for time ranges");
         let states = needed_states(def, &b.measures);
         let mut dims: Vec<&str> = b.dimensions.iter().map(String::as_str).collect();
         for f in &b.filters {
@@ -64,11 +72,11 @@ impl Gen {
             first = false;
         };
         let mut n = 0;
-        if t.granularity.is_some() {
+        let bucketed = t.granularity.is_some();
+        if bucketed {
             sep(self);
-            self.bucket_of(t, "u.b");
             n += 1;
-            let _ = write!(self.sql, " AS c{n}");
+            let _ = write!(self.sql, "u.b AS c{n}");
         }
         for d in &b.dimensions {
             sep(self);
@@ -81,8 +89,15 @@ impl Gen {
             self.merged(def, m, &b.outputs[b.group_keys() + mi].type_name);
             let _ = write!(self.sql, " AS c{n}");
         }
-        // rollup half
-        self.push(" FROM (SELECT r.bucket AS b");
+        // rollup half: each half computes the answer's bucket itself, from the rollup's
+        // buckets (which tile it) and from the rows' own times (edge buckets need not)
+        self.push(" FROM (SELECT ");
+        if bucketed {
+            self.bucket_of(t, "r.bucket");
+        } else {
+            self.push("NULL");
+        }
+        self.push(" AS b");
         for d in &dims {
             let _ = write!(self.sql, ", r.{}", quote_ident(d));
         }
@@ -109,15 +124,13 @@ impl Gen {
         }
         // base half: the same states over the rows of the ranges the rollup leaves out
         if !read.base_ranges.is_empty() {
-            self.push(" UNION ALL SELECT date_bin(");
-            self.text(
-                format!("{} seconds", def.width_secs),
-                oid::INTERVAL,
-                "interval",
-                "time.granularity",
-            );
             let col = quote_ident(&def.time_column);
-            let _ = write!(self.sql, ", s.{col}, TIMESTAMPTZ '1970-01-01 00:00:00+00')");
+            self.push(" UNION ALL SELECT ");
+            if bucketed {
+                self.bucket_of(t, &format!("s.{col}"));
+            } else {
+                self.push("NULL");
+            }
             for d in &dims {
                 let _ = write!(self.sql, ", s.{}", quote_ident(d));
             }
@@ -152,7 +165,11 @@ impl Gen {
         let state = |kind| def.state(kind, col).expect("the router checked the states");
         match m.agg {
             Agg::Count => {
-                let kind = if col.is_none() { StateKind::Rows } else { StateKind::Count };
+                let kind = if col.is_none() {
+                    StateKind::Rows
+                } else {
+                    StateKind::Count
+                };
                 self.push("CAST(coalesce(");
                 self.merge(state(kind), m);
                 self.push(", 0) AS \"pg_catalog\".\"int8\")");
@@ -163,19 +180,33 @@ impl Gen {
                 let _ = write!(self.sql, " AS \"pg_catalog\".{})", quote_ident(result_type));
             }
             Agg::Min | Agg::Max => {
-                let kind = if m.agg == Agg::Min { StateKind::Min } else { StateKind::Max };
+                let kind = if m.agg == Agg::Min {
+                    StateKind::Min
+                } else {
+                    StateKind::Max
+                };
                 self.merge(state(kind), m);
             }
             Agg::Avg => {
                 // PostgreSQL's avg divides its sum by its count in the same types
-                let divisor = if result_type == "numeric" { "numeric" } else { "float8" };
+                let divisor = if result_type == "numeric" {
+                    "numeric"
+                } else {
+                    "float8"
+                };
                 self.push("(CAST(");
                 self.merge(state(StateKind::AvgSum), m);
-                let _ = write!(self.sql, " AS \"pg_catalog\".{}) / CAST(nullif(", quote_ident(result_type));
+                let _ = write!(
+                    self.sql,
+                    " AS \"pg_catalog\".{}) / CAST(nullif(",
+                    quote_ident(result_type)
+                );
                 self.merge(state(StateKind::Count), m);
                 let _ = write!(self.sql, ", 0) AS \"pg_catalog\".\"{divisor}\"))");
             }
-            Agg::Percentile | Agg::CountDistinct => unreachable!("the router keeps sketches off rollups"),
+            Agg::Percentile | Agg::CountDistinct => {
+                unreachable!("the router keeps sketches off rollups")
+            }
         }
     }
 

@@ -188,9 +188,12 @@ pub fn parse_states(measures: &Value, rel: &Relation) -> Result<Vec<State>> {
     }];
     for (i, m) in items.iter().enumerate() {
         let path = format!("measures[{i}]");
-        let obj = m
-            .as_object()
-            .ok_or_else(|| Error::invalid(&path, "must be an object like {\"agg\": \"sum\", \"column\": \"x\"}"))?;
+        let obj = m.as_object().ok_or_else(|| {
+            Error::invalid(
+                &path,
+                "must be an object like {\"agg\": \"sum\", \"column\": \"x\"}",
+            )
+        })?;
         if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "agg" | "column")) {
             return Err(Error::invalid(
                 format!("{path}.{k}"),
@@ -198,7 +201,10 @@ pub fn parse_states(measures: &Value, rel: &Relation) -> Result<Vec<State>> {
             ));
         }
         let agg_text = obj.get("agg").and_then(Value::as_str).ok_or_else(|| {
-            Error::invalid(format!("{path}.agg"), "is required: one of count, sum, min, max, avg")
+            Error::invalid(
+                format!("{path}.agg"),
+                "is required: one of count, sum, min, max, avg",
+            )
         })?;
         let agg = match agg_text {
             "count" => Agg::Count,
@@ -210,14 +216,20 @@ pub fn parse_states(measures: &Value, rel: &Relation) -> Result<Vec<State>> {
                 return Err(Error::new(
                     ErrorKind::FeatureNotSupported,
                     format!("{path}.agg"),
-                    format!("{} needs a mergeable sketch, which rollups do not keep yet", show(agg_text)),
+                    format!(
+                        "{} needs a mergeable sketch, which rollups do not keep yet",
+                        show(agg_text)
+                    ),
                 )
                 .with_hint("queries with this measure are answered from the base table"))
             }
             other => {
                 return Err(Error::invalid(
                     format!("{path}.agg"),
-                    format!("unknown aggregate {}; expected one of count, sum, min, max, avg", show(other)),
+                    format!(
+                        "unknown aggregate {}; expected one of count, sum, min, max, avg",
+                        show(other)
+                    ),
                 ))
             }
         };
@@ -236,14 +248,23 @@ pub fn parse_states(measures: &Value, rel: &Relation) -> Result<Vec<State>> {
             Error::new(
                 ErrorKind::UndefinedColumn,
                 format!("{path}.column"),
-                format!("column {} does not exist in {}", show(&column), rel.display()),
+                format!(
+                    "column {} does not exist in {}",
+                    show(&column),
+                    rel.display()
+                ),
             )
         })?;
         if crate::resolve::result_type(agg, col).is_none() {
             return Err(Error::new(
                 ErrorKind::DatatypeMismatch,
                 format!("{path}.column"),
-                format!("{} cannot be applied to column {} of type {}", agg.name(), show(&column), col.ty.name),
+                format!(
+                    "{} cannot be applied to column {} of type {}",
+                    agg.name(),
+                    show(&column),
+                    col.ty.name
+                ),
             ));
         }
         let kinds: &[StateKind] = match agg {
@@ -254,7 +275,10 @@ pub fn parse_states(measures: &Value, rel: &Relation) -> Result<Vec<State>> {
             _ => &[StateKind::AvgSum, StateKind::Count],
         };
         for &kind in kinds {
-            if states.iter().any(|s| s.kind == kind && s.column.as_deref() == Some(&column)) {
+            if states
+                .iter()
+                .any(|s| s.kind == kind && s.column.as_deref() == Some(&column))
+            {
                 continue;
             }
             let readable = format!("{}({column})", kind.name());

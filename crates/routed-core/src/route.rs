@@ -101,7 +101,12 @@ pub struct Plan {
     pub approximate: bool,
 }
 
-pub fn plan(bound: &Bound, budget_micros: i64, rollups: &[RollupFacts], window: Option<&Window>) -> Plan {
+pub fn plan(
+    bound: &Bound,
+    budget_micros: i64,
+    rollups: &[RollupFacts],
+    window: Option<&Window>,
+) -> Plan {
     let base = Candidate {
         kind: SourceKind::Base,
         relation: bound.relation_display.clone(),
@@ -153,7 +158,11 @@ pub fn plan(bound: &Bound, budget_micros: i64, rollups: &[RollupFacts], window: 
         };
         return Plan {
             candidates,
-            segments: vec![Segment { kind: SourceKind::Base, from, to }],
+            segments: vec![Segment {
+                kind: SourceKind::Base,
+                from,
+                to,
+            }],
             source: "base",
             rollup: None,
             staleness_micros: 0,
@@ -175,7 +184,11 @@ pub fn plan(bound: &Bound, budget_micros: i64, rollups: &[RollupFacts], window: 
     Plan {
         candidates,
         segments,
-        source: if c.base_ranges.is_empty() { "rollup" } else { "rollup+base" },
+        source: if c.base_ranges.is_empty() {
+            "rollup"
+        } else {
+            "rollup+base"
+        },
         rollup: Some(RollupRead {
             index,
             from_us: c.from_us,
@@ -205,7 +218,12 @@ fn ceil_to(us: i64, width: i64) -> i64 {
 }
 
 /// How much of the document a rollup can answer, or why it cannot.
-fn cover(bound: &Bound, budget_us: i64, r: &RollupFacts, window: Option<&Window>) -> Result<Coverage, String> {
+fn cover(
+    bound: &Bound,
+    budget_us: i64,
+    r: &RollupFacts,
+    window: Option<&Window>,
+) -> Result<Coverage, String> {
     let def = &r.def;
     if let Some(why) = &r.blocked {
         return Err(why.clone());
@@ -214,7 +232,10 @@ fn cover(bound: &Bound, budget_us: i64, r: &RollupFacts, window: Option<&Window>
         return Err("the document has no time range; rollups answer time ranges only".into());
     };
     if t.column != def.time_column || t.kind != TimeKind::TimestampTz {
-        return Err(format!("the rollup is bucketed on {}, not {}", def.time_column, t.column));
+        return Err(format!(
+            "the rollup is bucketed on {}, not {}",
+            def.time_column, t.column
+        ));
     }
     let width = def.width_secs * MICROS;
     match t.granularity {
@@ -228,10 +249,17 @@ fn cover(bound: &Bound, budget_us: i64, r: &RollupFacts, window: Option<&Window>
         }
         Some(cal) => {
             let Some(boundaries) = &w.calendar_boundaries_us else {
-                return Err(format!("{} buckets need a time.from to check the rollup's grid", cal.canonical()));
+                return Err(format!(
+                    "{} buckets need a time.from to check the rollup's grid",
+                    cal.canonical()
+                ));
             };
             let inside = |b: &&i64| w.from_us.is_some_and(|f| **b > f) && **b < w.to_us;
-            if let Some(b) = boundaries.iter().filter(inside).find(|b| b.rem_euclid(width) != 0) {
+            if let Some(b) = boundaries
+                .iter()
+                .filter(inside)
+                .find(|b| b.rem_euclid(width) != 0)
+            {
                 return Err(format!(
                     "{} buckets in this TimeZone start off the rollup's {} grid (at {})",
                     cal.canonical(),
@@ -250,7 +278,9 @@ fn cover(bound: &Bound, budget_us: i64, r: &RollupFacts, window: Option<&Window>
         .iter()
         .chain(bound.measures.iter().flat_map(|m| m.filters.iter()));
     if let Some(f) = filter_columns.map(|f| &f.column).find(|c| not_dimension(c)) {
-        return Err(format!("the filter on {f} needs a column the rollup does not keep"));
+        return Err(format!(
+            "the filter on {f} needs a column the rollup does not keep"
+        ));
     }
     if let Some(m) = bound.measures.iter().find(|m| !derivable(def, m)) {
         return Err(format!(
@@ -285,7 +315,8 @@ fn cover(bound: &Bound, budget_us: i64, r: &RollupFacts, window: Option<&Window>
         if age <= budget_us {
             staleness = staleness.max(age);
         } else {
-            base.push((Some(lo), hi));
+            // below every instant PostgreSQL can store: the range is open (a TRUNCATE)
+            base.push(((lo > i64::MIN / 2).then_some(lo), hi));
             refreshed_by_base += 1;
         }
     }
@@ -303,7 +334,10 @@ fn cover(bound: &Bound, budget_us: i64, r: &RollupFacts, window: Option<&Window>
             String::new()
         },
         if staleness > 0 {
-            format!("; invalidated buckets served at staleness {}", format_interval(staleness))
+            format!(
+                "; invalidated buckets served at staleness {}",
+                format_interval(staleness)
+            )
         } else {
             String::new()
         }
@@ -325,7 +359,9 @@ fn derivable(def: &RollupDef, m: &BoundMeasure) -> bool {
         (Agg::Sum, c) => def.state(StateKind::Sum, c).is_some(),
         (Agg::Min, c) => def.state(StateKind::Min, c).is_some(),
         (Agg::Max, c) => def.state(StateKind::Max, c).is_some(),
-        (Agg::Avg, c) => def.state(StateKind::AvgSum, c).is_some() && def.state(StateKind::Count, c).is_some(),
+        (Agg::Avg, c) => {
+            def.state(StateKind::AvgSum, c).is_some() && def.state(StateKind::Count, c).is_some()
+        }
         (Agg::Percentile | Agg::CountDistinct, _) => false,
     }
 }
@@ -349,7 +385,13 @@ mod tests {
 
     #[test]
     fn merge_joins_overlapping_and_touching_ranges() {
-        let m = merge(vec![(Some(5), 7), (Some(1), 3), (Some(3), 4), (None, 0), (Some(6), 9)]);
+        let m = merge(vec![
+            (Some(5), 7),
+            (Some(1), 3),
+            (Some(3), 4),
+            (None, 0),
+            (Some(6), 9),
+        ]);
         assert_eq!(m, vec![(None, 0), (Some(1), 4), (Some(5), 9)]);
     }
 
