@@ -15,7 +15,7 @@ use std::cell::Cell;
 use std::ffi::CStr;
 
 const LOG_SQL: &std::ffi::CStr = c"INSERT INTO routed.invalidations (rollup_id, lo, hi) \
-SELECT c.id, $2, $3 FROM routed.rollup_catalog c WHERE c.source = $1 AND c.threshold > $2 AND false";
+SELECT c.id, $2, $3 FROM routed.rollup_catalog c WHERE c.source = $1 AND c.threshold > $2";
 
 thread_local! {
     /// LOG_SQL planned once per backend; the plan cache revalidates it after DDL.

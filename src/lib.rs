@@ -16,6 +16,7 @@ mod refresh;
 mod rollup_admin;
 mod rows;
 mod snapshot_read;
+mod worker;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;
@@ -25,6 +26,9 @@ mod tests;
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        worker::register();
+    }
 }
 
 /// Required by `cargo pgrx test`.
@@ -34,6 +38,10 @@ pub mod pg_test {
 
     #[must_use]
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        vec!["shared_preload_libraries = 'pg_routed'"]
+        vec![
+            "shared_preload_libraries = 'pg_routed'",
+            "routed.databases = 'pgrx_tests'",
+            "routed.refresh_naptime = 1",
+        ]
     }
 }

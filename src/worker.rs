@@ -1,0 +1,145 @@
+//! The background worker: one per database in `routed.databases`, registered in `_PG_init`
+//! when the library is preloaded. Every `routed.refresh_naptime` it refreshes the rollups whose
+//! `refresh_interval` has passed, each as its owner and in its own transactions (the same steps
+//! as `CALL routed.refresh_rollup`). An error in one rollup is logged and the others go on;
+//! SIGTERM ends it between steps.
+
+use crate::gucs;
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::pg_sys::panic::CaughtError;
+use pgrx::prelude::*;
+use std::time::{Duration, Instant};
+
+/// Registers a worker per database named in `routed.databases` (at most 16).
+pub fn register() {
+    for db in gucs::databases().into_iter().take(16) {
+        BackgroundWorkerBuilder::new(&format!("pg_routed refresh {db}"))
+            .set_type("pg_routed refresh")
+            .set_function("routed_worker_main")
+            .set_library("pg_routed")
+            .set_extra(&db)
+            .enable_spi_access()
+            .set_restart_time(Some(Duration::from_secs(10)))
+            .load();
+    }
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn routed_worker_main(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    let db = BackgroundWorker::get_extra().to_string();
+    BackgroundWorker::connect_worker_to_spi(Some(&db), None);
+    log!("pg_routed: refresh worker started for database \"{db}\"");
+    while BackgroundWorker::wait_latch(Some(Duration::from_secs(gucs::refresh_naptime_secs()))) {
+        if BackgroundWorker::sighup_received() {
+            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+        }
+        let due = in_transaction("list due rollups", due_rollups).unwrap_or_default();
+        for (name, owner) in due {
+            if BackgroundWorker::sigterm_received() {
+                break;
+            }
+            refresh(&name, &owner);
+        }
+    }
+    log!("pg_routed: refresh worker for database \"{db}\" exiting");
+}
+
+/// (rollup, owner of its table) for rollups whose refresh_interval has passed; none when the
+/// extension is not installed in this database.
+fn due_rollups() -> Vec<(String, String)> {
+    let installed = Spi::get_one::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_routed')",
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false);
+    if !installed {
+        return Vec::new();
+    }
+    Spi::connect(|c| {
+        c.select(
+            "SELECT c.name, pg_catalog.pg_get_userbyid(cl.relowner)::text
+               FROM routed.rollup_catalog c
+               JOIN pg_catalog.pg_class cl ON cl.oid = pg_catalog.to_regclass(format('routed.%I', c.name))
+              WHERE c.last_refresh IS NULL OR c.last_refresh + c.refresh_interval <= now()
+              ORDER BY c.last_refresh NULLS FIRST",
+            None,
+            &[],
+        )?
+        .map(|r| Ok((r.get::<String>(1)?.unwrap_or_default(), r.get::<String>(2)?.unwrap_or_default())))
+        .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+    })
+    .unwrap_or_default()
+}
+
+/// Runs one rollup's refresh as its owner: begin (commits the raised threshold), then steps.
+fn refresh(name: &str, owner: &str) {
+    let started = Instant::now();
+    let target = in_transaction(name, || {
+        Spi::run_with_args("SELECT set_config('role', $1, true)", &[owner.into()]).ok();
+        Spi::get_one_with_args::<pgrx::datum::TimestampWithTimeZone>(
+            "SELECT routed._refresh_begin($1, NULL)",
+            &[name.into()],
+        )
+    });
+    let Some(Ok(Some(target))) = target else {
+        return;
+    };
+    let mut steps = 0;
+    loop {
+        steps += 1;
+        let more = in_transaction(name, || {
+            Spi::run_with_args("SELECT set_config('role', $1, true)", &[owner.into()]).ok();
+            Spi::get_one_with_args::<bool>(
+                "SELECT routed._refresh_step($1, NULL, NULL, $2)",
+                &[name.into(), target.into()],
+            )
+        });
+        match more {
+            Some(Ok(Some(true))) if !BackgroundWorker::sigterm_received() => continue,
+            Some(Ok(_)) => break,
+            _ => return,
+        }
+    }
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    in_transaction(name, || {
+        Spi::run_with_args(
+            "UPDATE routed.rollup_catalog SET last_refresh = clock_timestamp() - make_interval(secs => $2 / 1000), last_refresh_ms = $2 WHERE name = $1",
+            &[name.into(), ms.into()],
+        )
+    });
+    log!("pg_routed: refreshed rollup \"{name}\" in {ms:.1} ms ({steps} steps)");
+}
+
+/// Runs `f` in its own transaction; an error is logged, the transaction aborted, and None
+/// returned, so one rollup's failure does not stop the worker.
+fn in_transaction<R>(what: &str, f: impl FnOnce() -> R) -> Option<R> {
+    unsafe {
+        pg_sys::SetCurrentStatementStartTimestamp();
+        pg_sys::StartTransactionCommand();
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+    }
+    let result = PgTryBuilder::new(std::panic::AssertUnwindSafe(|| Some(f())))
+        .catch_others(|e| {
+            let message = match e {
+                CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => {
+                    r.message().to_string()
+                }
+                CaughtError::RustPanic { ereport, .. } => ereport.message().to_string(),
+            };
+            warning!("pg_routed: refreshing \"{what}\" failed: {message}");
+            None
+        })
+        .execute();
+    unsafe {
+        if result.is_some() {
+            pg_sys::PopActiveSnapshot();
+            pg_sys::CommitTransactionCommand();
+        } else {
+            pg_sys::AbortCurrentTransaction();
+        }
+    }
+    result
+}
