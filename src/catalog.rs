@@ -17,7 +17,8 @@ SELECT n.nspname::text, c.relname::text, c.relkind::text, has_any_column_privile
        a.attname::text, a.atttypid, tn.nspname::text, t.typname::text,
        CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END,
        at.oid, an.nspname::text, at.typname::text,
-       has_column_privilege(c.oid, a.attnum, 'SELECT'), c.oid
+       has_column_privilege(c.oid, a.attnum, 'SELECT'), c.oid,
+       (SELECT t.time_column::text FROM routed.tracked t WHERE t.source = c.oid)
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -70,6 +71,7 @@ pub fn load_relation(name: &QualifiedName) -> Relation {
                     .unwrap_or('?'),
                 columns: Vec::new(),
                 table_selectable: row.get(4).ok().flatten().unwrap_or(false),
+                tracked_time_column: row.get(15).ok().flatten(),
             });
             let Some(col_name) = row.get::<String>(5)? else {
                 continue;

@@ -92,7 +92,7 @@ pub fn window_sql(b: &Bound) -> Option<(String, Vec<Param>)> {
     g.push(US);
     g.bound(&t.to, "time.to");
     g.push(END);
-    g.push(", CAST(extract(epoch FROM now()) * 1000000 AS \"pg_catalog\".\"int8\")");
+    g.push(", CAST(extract(epoch FROM clock_timestamp()) * 1000000 AS \"pg_catalog\".\"int8\")");
     match (t.granularity.and_then(|c| c.calendar_field()), &t.from) {
         (Some(field), Some(f)) => {
             let _ = write!(

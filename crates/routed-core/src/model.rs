@@ -71,6 +71,8 @@ pub struct Relation {
     pub columns: Vec<Column>,
     /// Whether the caller may SELECT the whole table (needed for `count(*)` without columns).
     pub table_selectable: bool,
+    /// The time column `routed.track` recorded, used when a document names none.
+    pub tracked_time_column: Option<String>,
 }
 
 impl Relation {

@@ -79,7 +79,8 @@ pub fn bind(q: &Query, rel: &Relation) -> Result<Bound> {
     let time = match &q.time {
         None => None,
         Some(t) => {
-            let name = t.column.as_deref().ok_or_else(|| {
+            let tracked = rel.tracked_time_column.as_deref();
+            let name = t.column.as_deref().or(tracked).ok_or_else(|| {
                 Error::invalid(
                     "time.column",
                     format!(

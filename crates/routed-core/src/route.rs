@@ -50,6 +50,7 @@ pub struct RollupFacts {
 /// The document's time window as absolute instants, evaluated by the server at `now`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Window {
+    /// The instant staleness is measured at (the statement's clock, not the transaction's).
     pub now_us: i64,
     pub from_us: Option<i64>,
     pub to_us: i64,
@@ -311,7 +312,9 @@ fn cover(
         if lo >= hi {
             continue;
         }
-        let age = w.now_us - p.since_us;
+        // at least 1µs: a bucket missing a logged change is never exact, however recent the
+        // change (a transaction's own writes and commits after its now() included)
+        let age = (w.now_us - p.since_us).max(1);
         if age <= budget_us {
             staleness = staleness.max(age);
         } else {

@@ -34,6 +34,7 @@ pub fn metrics() -> Relation {
             col("region", oid::TEXT, "text"),
         ],
         table_selectable: true,
+        tracked_time_column: None,
     }
 }
 
