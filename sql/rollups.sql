@@ -21,6 +21,8 @@ CREATE TABLE routed.rollup_catalog (
     measures         jsonb NOT NULL,
     -- [{"kind", "column", "name", "base_oid"}]: the rollup table's state columns
     states           jsonb NOT NULL,
+    -- run by the statement trigger: the states of rows inserted below the threshold
+    delta_sql        text NOT NULL,
     refresh_interval interval NOT NULL,
     refresh_lag      interval NOT NULL,
     -- buckets below it are materialized; NULL until the first refresh
@@ -33,8 +35,10 @@ CREATE TABLE routed.rollup_catalog (
     last_refresh_ms  float8
 );
 
--- One row per statement that changed rows below a rollup's threshold: the changed rows' time
--- range, inclusive. Written inside the writing transaction; a refresh consumes it.
+-- One row per UPDATE, DELETE or TRUNCATE statement that changed rows below a rollup's
+-- threshold: the changed rows' time range, inclusive. Written inside the writing transaction; a
+-- refresh recomputes those buckets from the source and consumes it. (INSERTs below the threshold
+-- write their rows' states to the rollup's delta table instead: routed."<name>$delta".)
 CREATE TABLE routed.invalidations (
     rollup_id int NOT NULL,
     lo        timestamptz NOT NULL,
@@ -170,7 +174,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('rollup %L does not exist', name);
     END IF;
-    EXECUTE format('DROP TABLE IF EXISTS routed.%I', r.name);
+    EXECUTE format('DROP TABLE IF EXISTS routed.%I, routed.%I', r.name, r.name || '$delta');
     DELETE FROM routed.invalidations i WHERE i.rollup_id = r.id;
     DELETE FROM routed.rollup_catalog c WHERE c.id = r.id;
     IF NOT EXISTS (SELECT 1 FROM routed.rollup_catalog c WHERE c.source = r.source)
@@ -186,9 +190,13 @@ SELECT t.source, t.time_column, t.explicit AS tracked_explicitly, t.tracked_at,
 
 CREATE VIEW routed.rollups AS
 SELECT c.name, c.source, c.granularity, c.dimensions, c.measures, c.watermark,
-       p.pending_ranges, p.oldest_pending, c.last_refresh, c.last_refresh_ms,
+       p.pending_ranges, p.oldest_pending,
+       (SELECT c2.reltuples::bigint FROM pg_catalog.pg_class c2
+         WHERE c2.oid = pg_catalog.to_regclass(format('routed.%I', c.name || '$delta'))) AS pending_deltas_estimate,
+       c.last_refresh, c.last_refresh_ms,
        c.refresh_interval, c.refresh_lag, c.row_count AS rows,
-       pg_catalog.pg_total_relation_size(pg_catalog.to_regclass(format('routed.%I', c.name))) AS size_bytes
+       pg_catalog.pg_total_relation_size(pg_catalog.to_regclass(format('routed.%I', c.name)))
+       + pg_catalog.pg_total_relation_size(pg_catalog.to_regclass(format('routed.%I', c.name || '$delta'))) AS size_bytes
   FROM routed.rollup_catalog c
   LEFT JOIN LATERAL (SELECT count(*) AS pending_ranges, min(i.logged_at) AS oldest_pending
                        FROM routed.invalidations i WHERE i.rollup_id = c.id) p ON true;

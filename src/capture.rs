@@ -1,8 +1,12 @@
-//! The statement trigger on tracked sources: reads the statement's transition tables once,
-//! takes the min and max of the time column, and logs that range for every rollup whose
-//! threshold lies above it, inside the writing transaction (WAL-logged, gone on abort).
+//! The statement trigger on tracked sources: reads the statement's transition tables once and
+//! takes the min and max of the time column. Inside the writing transaction (WAL-logged, gone
+//! on abort), for every rollup whose threshold lies above that range:
 //!
-//! Changes entirely at or above a rollup's threshold need no log row: the rollup has not
+//! * an INSERT adds its rows' states below the threshold to the rollup's delta table, so the
+//!   rollup plus its deltas stays exact and refresh merges them without reading the source;
+//! * an UPDATE, DELETE or TRUNCATE logs the changed range(s), which refresh recomputes.
+//!
+//! Changes entirely at or above a rollup's threshold need nothing: the rollup has not
 //! materialized them yet. The threshold is read with the latest snapshot, not the writer's:
 //! a refresh raises it and commits, then waits for every transaction that was already writing
 //! to the source (`WaitForLockers`), so a writer either saw the new threshold or finished before
@@ -17,9 +21,14 @@ use std::ffi::CStr;
 const LOG_SQL: &std::ffi::CStr = c"INSERT INTO routed.invalidations (rollup_id, lo, hi) \
 SELECT c.id, $2, $3 FROM routed.rollup_catalog c WHERE c.source = $1 AND c.threshold > $2";
 
+const DELTA_TARGETS_SQL: &std::ffi::CStr = c"SELECT c.threshold, c.delta_sql \
+FROM routed.rollup_catalog c WHERE c.source = $1 AND c.threshold > $2";
+
 thread_local! {
-    /// LOG_SQL planned once per backend; the plan cache revalidates it after DDL.
+    /// LOG_SQL and DELTA_TARGETS_SQL planned once per backend; the plan cache revalidates
+    /// them after DDL.
     static LOG_PLAN: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(std::ptr::null_mut()) };
+    static DELTA_TARGETS_PLAN: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(std::ptr::null_mut()) };
 }
 
 /// timestamptz -infinity and infinity as stored.
@@ -48,8 +57,15 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
     let t = unsafe { &*trig };
     let rel = t.tg_relation;
     let attnum = time_attnum(t);
+    let source = unsafe { (*rel).rd_id };
     let ranges = match t.tg_event & pg_sys::TRIGGER_EVENT_OPMASK {
         pg_sys::TRIGGER_EVENT_TRUNCATE => vec![(NOBEGIN, NOEND)],
+        pg_sys::TRIGGER_EVENT_INSERT => {
+            if let Some((lo, _)) = unsafe { range_of(t.tg_newtable, rel, attnum) } {
+                add_deltas(trig, source, lo);
+            }
+            return pg_sys::Datum::from(0usize);
+        }
         _ => {
             let old = unsafe { range_of(t.tg_oldtable, rel, attnum) };
             let new = unsafe { range_of(t.tg_newtable, rel, attnum) };
@@ -63,7 +79,6 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
         }
     };
     if !ranges.is_empty() {
-        let source = unsafe { (*rel).rd_id };
         log_ranges(source, &ranges);
     }
     pg_sys::Datum::from(0usize)
@@ -132,33 +147,109 @@ unsafe fn range_of(
     }
 }
 
-/// Logs each range for the source's rollups whose threshold lies above it.
-fn log_ranges(source: pg_sys::Oid, ranges: &[(i64, i64)]) {
-    unsafe {
-        if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
+fn spi_connect() {
+    if unsafe { pg_sys::SPI_connect() } != pg_sys::SPI_OK_CONNECT as i32 {
+        raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "SPI_connect failed".into(), None);
+    }
+}
+
+/// The kept plan in `cell`, planned on first use.
+fn kept_plan(
+    cell: &'static std::thread::LocalKey<Cell<pg_sys::SPIPlanPtr>>,
+    sql: &CStr,
+    types: &mut [pg_sys::Oid],
+) -> pg_sys::SPIPlanPtr {
+    let mut plan = cell.get();
+    if plan.is_null() {
+        plan = unsafe { pg_sys::SPI_prepare(sql.as_ptr(), types.len() as i32, types.as_mut_ptr()) };
+        if plan.is_null() || unsafe { pg_sys::SPI_keepplan(plan) } != 0 {
             raise_with(
                 PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                "SPI_connect failed".into(),
+                "could not plan the change capture".into(),
                 None,
             );
         }
-        let mut plan = LOG_PLAN.get();
-        if plan.is_null() {
-            let mut types = [
-                pg_sys::REGCLASSOID,
-                pg_sys::TIMESTAMPTZOID,
-                pg_sys::TIMESTAMPTZOID,
-            ];
-            plan = pg_sys::SPI_prepare(LOG_SQL.as_ptr(), 3, types.as_mut_ptr());
-            if plan.is_null() || pg_sys::SPI_keepplan(plan) != 0 {
-                raise_with(
-                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                    "could not plan the invalidation log insert".into(),
-                    None,
-                );
-            }
-            LOG_PLAN.set(plan);
+        cell.set(plan);
+    }
+    plan
+}
+
+/// Adds the inserted rows' states below each rollup's threshold to its deltas.
+fn add_deltas(trig: *mut pg_sys::TriggerData, source: pg_sys::Oid, lo: i64) {
+    spi_connect();
+    let plan = kept_plan(
+        &DELTA_TARGETS_PLAN,
+        DELTA_TARGETS_SQL,
+        &mut [pg_sys::REGCLASSOID, pg_sys::TIMESTAMPTZOID],
+    );
+    let mut values = [pg_sys::Datum::from(source), pg_sys::Datum::from(lo)];
+    let nulls = [b' ' as std::ffi::c_char; 2];
+    let targets: Vec<(pg_sys::Datum, std::ffi::CString)> = unsafe {
+        let rc = pg_sys::SPI_execute_snapshot(
+            plan,
+            values.as_mut_ptr(),
+            nulls.as_ptr(),
+            pg_sys::GetLatestSnapshot(),
+            std::ptr::null_mut(),
+            true,
+            false,
+            0,
+        );
+        if rc != pg_sys::SPI_OK_SELECT as i32 {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("reading rollup thresholds failed ({rc})"),
+                None,
+            );
         }
+        let table = &*pg_sys::SPI_tuptable;
+        (0..pg_sys::SPI_processed as usize)
+            .map(|i| {
+                let tuple = *table.vals.add(i);
+                let mut isnull = false;
+                let threshold = pg_sys::SPI_getbinval(tuple, table.tupdesc, 1, &mut isnull);
+                let sql = CStr::from_ptr(pg_sys::SPI_getvalue(tuple, table.tupdesc, 2)).to_owned();
+                (threshold, sql)
+            })
+            .collect()
+    };
+    if !targets.is_empty() {
+        unsafe { pg_sys::SPI_register_trigger_data(trig) };
+    }
+    for (threshold, sql) in targets {
+        let mut types = [pg_sys::TIMESTAMPTZOID];
+        let mut values = [threshold];
+        let rc = unsafe {
+            pg_sys::SPI_execute_with_args(
+                sql.as_ptr(),
+                1,
+                types.as_mut_ptr(),
+                values.as_mut_ptr(),
+                nulls.as_ptr(),
+                false,
+                0,
+            )
+        };
+        if rc != pg_sys::SPI_OK_INSERT as i32 {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("adding rollup deltas failed ({rc})"),
+                None,
+            );
+        }
+    }
+    unsafe { pg_sys::SPI_finish() };
+}
+
+/// Logs each range for the source's rollups whose threshold lies above it.
+fn log_ranges(source: pg_sys::Oid, ranges: &[(i64, i64)]) {
+    spi_connect();
+    let plan = kept_plan(
+        &LOG_PLAN,
+        LOG_SQL,
+        &mut [pg_sys::REGCLASSOID, pg_sys::TIMESTAMPTZOID, pg_sys::TIMESTAMPTZOID],
+    );
+    unsafe {
         for &(lo, hi) in ranges {
             let mut values = [
                 pg_sys::Datum::from(source),

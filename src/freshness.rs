@@ -13,7 +13,8 @@ use routed_core::route::{Pending, RollupFacts, Window};
 const FACTS_SQL: &str = "
 SELECT c.name, c.time_column::text, extract(epoch FROM c.granularity)::int8, c.dimensions,
        c.states::text, CAST(extract(epoch FROM c.watermark) * 1000000 AS int8),
-       has_table_privilege(to_regclass(format('routed.%I', c.name)), 'SELECT'),
+       has_table_privilege(to_regclass(format('routed.%I', c.name)), 'SELECT')
+         AND has_table_privilege(to_regclass(format('routed.%I', c.name || '$delta')), 'SELECT'),
        cl.relrowsecurity, p.los, p.his, p.sinces
   FROM routed.rollup_catalog c
   JOIN pg_catalog.pg_class cl ON cl.oid = c.source
@@ -45,7 +46,7 @@ pub fn rollups(source: u32) -> Vec<RollupFacts> {
                 let blocked = if row_security {
                     Some("the source has row security, which a rollup would bypass".to_string())
                 } else if !readable {
-                    Some(format!("no SELECT privilege on routed.{name}"))
+                    Some(format!("no SELECT privilege on routed.{name} and its deltas"))
                 } else {
                     None
                 };

@@ -4,8 +4,9 @@
 //! * `_refresh_begin` raises the rollup's threshold to the new watermark target and commits, so
 //!   writers from then on log changes below it;
 //! * each `_refresh_step` first waits for transactions already writing to the source (they may
-//!   have read the old threshold), then recomputes the buckets of a batch of logged changes
-//!   and materializes the next chunk above the watermark.
+//!   have read the old threshold), then recomputes the buckets of a batch of logged changes,
+//!   merges a batch of inserted rows' deltas into their buckets, and materializes the next
+//!   chunk above the watermark. Each of these is one statement, so it reads one snapshot.
 //!
 //! Nothing here locks the source against writers: waiting for current writers (as CREATE INDEX
 //! CONCURRENTLY does) lets new ones proceed.
@@ -151,51 +152,58 @@ fn step(
         let col = routed_core::names::quote_ident(&r.def.time_column);
         let width = format!("INTERVAL '{} seconds'", r.def.width_secs);
         let epoch = "TIMESTAMPTZ '1970-01-01 00:00:00+00'";
-        let mut rows_delta: i64 = 0;
-        // 1. a batch of logged changes: recompute their materialized buckets
-        let consumed = c
-            .update(
-                format!(
-                    "WITH batch AS (SELECT ctid FROM routed.invalidations WHERE rollup_id = $1
-                        AND ($2::timestamptz IS NULL OR hi >= $2) AND ($3::timestamptz IS NULL OR lo < $3) LIMIT {LOG_BATCH}),
-                     gone AS (DELETE FROM routed.invalidations i USING batch b WHERE i.ctid = b.ctid RETURNING i.lo, i.hi)
-                     SELECT count(*), (range_agg(tstzrange(
-                              CASE WHEN isfinite(lo) THEN date_bin({width}, lo, {epoch}) ELSE lo END,
-                              CASE WHEN isfinite(hi) THEN date_bin({width}, hi, {epoch}) + {width} ELSE hi END))
-                            * tstzmultirange(tstzrange('-infinity', coalesce($4, '-infinity'))))::text
-                       FROM gone"
-                )
-                .as_str(),
-                None,
-                &[r.id.into(), from.into(), to.into(), r.watermark.into()],
-            )?
-            .first()
-            .get_two::<i64, String>()?;
-        let (consumed, ranges) = (consumed.0.unwrap_or(0), consumed.1.unwrap_or_default());
-        if consumed > 0 && ranges != "{}" && !ranges.is_empty() {
-            rows_delta -= c
-                .update(
-                    format!("DELETE FROM {table} r WHERE $1::tstzmultirange @> r.bucket").as_str(),
-                    None,
-                    &[ranges.clone().into()],
-                )?
-                .len() as i64;
-            let from_sql = format!(
-                "unnest($1::tstzmultirange) AS x(range) JOIN {source} AS s \
-                 ON s.{col} >= lower(x.range) AND s.{col} < upper(x.range)"
-            );
-            rows_delta += c
-                .update(
-                    format!("INSERT INTO {table} {}", r.def.states_select(&from_sql)).as_str(),
-                    None,
-                    &[ranges.into()],
-                )?
-                .len() as i64;
-        }
-        // 2. the next chunk above the watermark
+        let delta = r.def.delta_relation();
+        // 1. a batch of logged changes and deltas below the watermark, in one statement so
+        // that all of it reads one snapshot: the buckets of logged changes are recomputed from
+        // the source (their deltas dropped, the recompute sees those rows), other deltas are
+        // merged into their buckets' states
+        let recompute_from = format!(
+            "ranges, unnest(ranges.m) AS x(range) JOIN {source} AS s \
+             ON s.{col} >= lower(x.range) AND s.{col} < upper(x.range)"
+        );
+        let sql = format!(
+            "WITH log AS (
+               DELETE FROM routed.invalidations i WHERE i.ctid = ANY(ARRAY(
+                 SELECT ctid FROM routed.invalidations WHERE rollup_id = $1
+                    AND ($2::timestamptz IS NULL OR hi >= $2) AND ($3::timestamptz IS NULL OR lo < $3)
+                  LIMIT {LOG_BATCH}))
+               RETURNING i.lo, i.hi),
+             ranges AS (
+               SELECT coalesce(range_agg(tstzrange(
+                        CASE WHEN isfinite(lo) THEN date_bin({width}, lo, {epoch}) ELSE lo END,
+                        CASE WHEN isfinite(hi) THEN date_bin({width}, hi, {epoch}) + {width} ELSE hi END)),
+                        '{{}}'::tstzmultirange)
+                      * tstzmultirange(tstzrange('-infinity', coalesce($4, '-infinity'))) AS m
+                 FROM log),
+             deltas AS (
+               DELETE FROM {delta} d USING ranges
+                WHERE d.bucket < coalesce($4, '-infinity')
+                  AND (ranges.m @> d.bucket OR d.ctid = ANY(ARRAY(
+                        SELECT ctid FROM {delta} WHERE bucket < coalesce($4, '-infinity') LIMIT {LOG_BATCH})))
+               RETURNING d.*),
+             old AS (
+               DELETE FROM {table} r USING ranges
+                WHERE ranges.m @> r.bucket OR r.bucket IN (SELECT bucket FROM deltas)
+               RETURNING r.*),
+             partial AS (
+               SELECT o.* FROM old o, ranges WHERE NOT ranges.m @> o.bucket
+               UNION ALL SELECT d.* FROM deltas d, ranges WHERE NOT ranges.m @> d.bucket
+               UNION ALL {recomputed}),
+             written AS (INSERT INTO {table} {merged} RETURNING 1)
+           SELECT (SELECT count(*) FROM log), (SELECT count(*) FROM deltas),
+                  (SELECT count(*) FROM written) - (SELECT count(*) FROM old)",
+            recomputed = r.def.states_select(&recompute_from),
+            merged = r.def.merge_select("partial"),
+        );
+        let counts = c
+            .update(sql.as_str(), None, &[r.id.into(), from.into(), to.into(), r.watermark.into()])?
+            .first();
+        let consumed: i64 = counts.get(1)?.unwrap_or(0);
+        let merged: i64 = counts.get(2)?.unwrap_or(0);
+        let mut rows_delta: i64 = counts.get(3)?.unwrap_or(0);
+        // 2. the next chunk above the watermark, with the deltas it makes redundant
         let mut watermark = r.watermark;
-        let behind = watermark.is_none_or(|w| w < target);
-        if behind {
+        if watermark.is_none_or(|w| w < target) {
             let first: Option<TimestampWithTimeZone> = c
                 .select(
                     format!(
@@ -212,7 +220,8 @@ fn step(
                 None => target,
                 Some(start) => {
                     let start = watermark.map_or(start, |w| w.max(start));
-                    let chunk = r.def.width_secs * ((CHUNK_SECS + r.def.width_secs - 1) / r.def.width_secs);
+                    let w = r.def.width_secs;
+                    let chunk = w * ((CHUNK_SECS + w - 1) / w);
                     let end: TimestampWithTimeZone = c
                         .select(
                             "SELECT least($1 + make_interval(secs => $2), $3)",
@@ -223,13 +232,17 @@ fn step(
                         .get_one()?
                         .unwrap_or(target);
                     let from_sql = format!("{source} AS s WHERE s.{col} >= $1 AND s.{col} < $2");
+                    let sql = format!(
+                        "WITH gone AS (DELETE FROM {delta} WHERE bucket >= $1 AND bucket < $2 RETURNING 1),
+                              written AS (INSERT INTO {table} {} RETURNING 1)
+                         SELECT (SELECT count(*) FROM written), (SELECT count(*) FROM gone)",
+                        r.def.states_select(&from_sql)
+                    );
                     rows_delta += c
-                        .update(
-                            format!("INSERT INTO {table} {}", r.def.states_select(&from_sql)).as_str(),
-                            None,
-                            &[start.into(), end.into()],
-                        )?
-                        .len() as i64;
+                        .update(sql.as_str(), None, &[start.into(), end.into()])?
+                        .first()
+                        .get_one::<i64>()?
+                        .unwrap_or(0);
                     pgrx::notice!("rollup \"{name}\": materialized {start} to {end}");
                     end
                 }
@@ -241,7 +254,9 @@ fn step(
             None,
             &[r.id.into(), watermark.into(), rows_delta.into()],
         )?;
-        Ok::<_, pgrx::spi::Error>(consumed >= LOG_BATCH || watermark.is_some_and(|w| w < target))
+        Ok::<_, pgrx::spi::Error>(
+            consumed >= LOG_BATCH || merged >= LOG_BATCH || watermark.is_some_and(|w| w < target),
+        )
     })
     .unwrap_or_else(|e| spi_error(e))
 }

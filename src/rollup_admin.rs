@@ -7,7 +7,7 @@ use crate::error::{raise_with, OrRaise};
 use crate::jsonb_text::JsonbArg;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
-use routed_core::names::{quote_ident, QualifiedName};
+use routed_core::names::QualifiedName;
 use routed_core::query::MAX_IDENTIFIER_BYTES;
 use routed_core::rollup::{check_dimensions, parse_states, RollupDef};
 
@@ -136,13 +136,17 @@ fn create(
             &[],
         )?;
         c.update(
-            format!("CREATE INDEX {} ON {table} (bucket)", quote_ident(&format!("{name}_bucket").chars().take(MAX_IDENTIFIER_BYTES).collect::<String>())).as_str(),
+            format!("CREATE INDEX ON {table} (bucket)").as_str(),
             None,
             &[],
         )?;
+        let delta = def.delta_relation();
+        c.update(format!("CREATE TABLE {delta} (LIKE {table})").as_str(), None, &[])?;
+        c.update(format!("CREATE INDEX ON {delta} (bucket)").as_str(), None, &[])?;
         c.update(
             "INSERT INTO routed.rollup_catalog (name, source, time_column, granularity, dimensions, \
-             measures, states, refresh_interval, refresh_lag) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9)",
+             measures, states, refresh_interval, refresh_lag, delta_sql) \
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10)",
             None,
             &[
                 name.into(),
@@ -154,6 +158,7 @@ fn create(
                 def.states_json().to_string().into(),
                 refresh_interval.into(),
                 refresh_lag.into(),
+                def.delta_insert_sql().into(),
             ],
         )?;
         Ok::<_, pgrx::spi::Error>(())

@@ -104,7 +104,12 @@ impl Gen {
         for s in &states {
             let _ = write!(self.sql, ", r.{}", quote_ident(&s.name));
         }
-        let _ = write!(self.sql, " FROM {} AS r WHERE ", def.relation());
+        let _ = write!(
+            self.sql,
+            " FROM (SELECT * FROM {} UNION ALL SELECT * FROM {}) AS r WHERE ",
+            def.relation(),
+            def.delta_relation()
+        );
         if let Some(from) = read.from_us {
             self.push("r.bucket >= ");
             self.timestamptz(from, "time.from");

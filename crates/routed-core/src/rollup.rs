@@ -111,6 +111,43 @@ impl RollupDef {
         format!("\"routed\".{}", quote_ident(&self.name))
     }
 
+    /// `"routed"."name$delta"`: states of rows inserted below the rollup's threshold, not yet
+    /// merged into it. Answers read the rollup and its deltas together.
+    pub fn delta_relation(&self) -> String {
+        format!("\"routed\".{}", quote_ident(&format!("{}$delta", self.name)))
+    }
+
+    /// The SQL a statement trigger runs to add the states of its inserted rows (the transition
+    /// table `routed_new`) below the threshold (`$1`) to the deltas.
+    pub fn delta_insert_sql(&self) -> String {
+        format!(
+            "INSERT INTO {} {}",
+            self.delta_relation(),
+            self.states_select(&format!(
+                "routed_new AS s WHERE s.{} < $1",
+                quote_ident(&self.time_column)
+            ))
+        )
+    }
+
+    /// `bucket, dims, merged states` over a relation `u` of partial states, grouped: what
+    /// refresh writes back when it folds deltas into the rollup.
+    pub fn merge_select(&self, from: &str) -> String {
+        let mut sql = String::from("SELECT u.bucket");
+        for d in &self.dimensions {
+            let _ = write!(sql, ", u.{}", quote_ident(d));
+        }
+        for st in &self.states {
+            let n = quote_ident(&st.name);
+            let _ = write!(sql, ", {}(u.{n})", st.kind.merge());
+        }
+        let _ = write!(sql, " FROM {from} AS u GROUP BY 1");
+        for i in 0..self.dimensions.len() {
+            let _ = write!(sql, ", {}", i + 2);
+        }
+        sql
+    }
+
     pub fn state(&self, kind: StateKind, column: Option<&str>) -> Option<&State> {
         self.states
             .iter()

@@ -157,7 +157,11 @@ fn rollup_sql_merges_states_and_keeps_values_as_parameters() {
     let facts = hourly(vec![]);
     let p = plan(&b, 0, std::slice::from_ref(&facts), Some(&window(Some(NOV1 + 24 * HOUR + 1), NOW)));
     let g = generate(&b, &p, Some(&facts.def));
-    assert!(g.rows_sql.contains("FROM \"routed\".\"metrics_hourly\" AS r"), "{}", g.rows_sql);
+    assert!(
+        g.rows_sql.contains("FROM (SELECT * FROM \"routed\".\"metrics_hourly\" UNION ALL SELECT * FROM \"routed\".\"metrics_hourly$delta\") AS r"),
+        "{}",
+        g.rows_sql
+    );
     assert!(g.rows_sql.contains("UNION ALL"));
     assert!(g.rows_sql.contains("CAST(sum(u.\"avg_sum(execution_time_ms)\") AS \"pg_catalog\".\"float8\")"));
     assert!(!g.rows_sql.contains("2026-"), "times travel as parameters: {}", g.rows_sql);
