@@ -24,7 +24,13 @@ pg_tests() {
   (cd "$REPO" && cargo pgrx test pg15 --runas postgres --pgdata "$PGTEST_DIR")
 }
 
-golden_tests() { "$REPO/scripts/regress.sh" sql "$TEST_PORT"; }
+golden_tests() {
+  # the committed upgrade script must match the objects this build installs
+  local version; version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO/Cargo.toml" | head -n 1)
+  python3 "$REPO/scripts/upgrade_sql.py" "$("$PG_CONFIG" --sharedir)/extension/pg_routed--$version.sql" \
+    | diff -u "$REPO/sql/pg_routed--0.1.0--$version.sql" - || { echo "sql/pg_routed--0.1.0--$version.sql is stale: regenerate it with scripts/upgrade_sql.py"; return 1; }
+  "$REPO/scripts/regress.sh" sql "$TEST_PORT"
+}
 isolation_tests() { "$REPO/scripts/regress.sh" isolation "$TEST_PORT"; }
 
 differential_tests() {

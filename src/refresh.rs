@@ -156,7 +156,7 @@ fn step(
         // 1. a batch of logged changes and deltas below the watermark, in one statement so
         // that all of it reads one snapshot: the buckets of logged changes are recomputed from
         // the source (their deltas dropped, the recompute sees those rows), other deltas are
-        // merged into their buckets' states
+        // merged into the rollup rows of their bucket and dimensions
         let recompute_from = format!(
             "ranges, unnest(ranges.m) AS x(range) JOIN {source} AS s \
              ON s.{col} >= lower(x.range) AND s.{col} < upper(x.range)"
@@ -181,18 +181,33 @@ fn step(
                   AND (ranges.m @> d.bucket OR d.ctid = ANY(ARRAY(
                         SELECT ctid FROM {delta} WHERE bucket < coalesce($4, '-infinity') LIMIT {LOG_BATCH})))
                RETURNING d.*),
+             keys AS (SELECT DISTINCT {key_cols} FROM deltas d, ranges WHERE NOT ranges.m @> d.bucket),
+             dropped AS (DELETE FROM {table} r USING ranges WHERE ranges.m @> r.bucket RETURNING 1),
              old AS (
-               DELETE FROM {table} r USING ranges
-                WHERE ranges.m @> r.bucket OR r.bucket IN (SELECT bucket FROM deltas)
+               DELETE FROM {table} r USING keys k, ranges
+                WHERE r.bucket = k.bucket AND NOT ranges.m @> r.bucket{key_match}
                RETURNING r.*),
              partial AS (
-               SELECT o.* FROM old o, ranges WHERE NOT ranges.m @> o.bucket
+               SELECT * FROM old
                UNION ALL SELECT d.* FROM deltas d, ranges WHERE NOT ranges.m @> d.bucket
                UNION ALL {recomputed}),
              written AS (INSERT INTO {table} {merged} RETURNING 1)
            SELECT (SELECT count(*) FROM log), (SELECT count(*) FROM deltas),
-                  (SELECT count(*) FROM written) - (SELECT count(*) FROM old)",
+                  (SELECT count(*) FROM written) - (SELECT count(*) FROM old) - (SELECT count(*) FROM dropped)",
             recomputed = r.def.states_select(&recompute_from),
+            key_cols = std::iter::once("d.bucket".to_string())
+                .chain(r.def.dimensions.iter().map(|d| format!("d.{}", routed_core::names::quote_ident(d))))
+                .collect::<Vec<_>>()
+                .join(", "),
+            key_match = r
+                .def
+                .dimensions
+                .iter()
+                .map(|d| {
+                    let d = routed_core::names::quote_ident(d);
+                    format!(" AND r.{d} IS NOT DISTINCT FROM k.{d}")
+                })
+                .collect::<String>(),
             merged = r.def.merge_select("partial"),
         );
         let counts = c
