@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the demo: installs what is missing, builds and installs
-# pg_routed, starts a local PostgreSQL 15 cluster with it preloaded, loads a 2,000,000-row
-# dashboard dataset once, and prints routed_query answers. Leaves the cluster running.
+# pg_routed, starts a local PostgreSQL 15 cluster with it preloaded and its refresh worker
+# serving routed_demo, loads a 2,000,000-row dashboard dataset and an hourly rollup of it once,
+# and prints routed_query answers. Leaves the cluster running.
 source "$(dirname "$0")/common.sh"
 
 DEMO_DIR="${PG_ROUTED_DEMO_DIR:-$REPO/.demo/pgdata}"
@@ -12,7 +13,8 @@ PSQL=(psql -X -q -h 127.0.0.1 -p "$DEMO_PORT" -U postgres)
 bootstrap
 install_extension release
 cluster_up "$DEMO_DIR" "$DEMO_PORT"
-cluster_restart "$DEMO_DIR"   # load the library just installed
+"${PSQL[@]}" -d postgres -c "ALTER SYSTEM SET routed.databases = 'routed_demo'" 2>/dev/null || true
+cluster_restart "$DEMO_DIR"   # load the library just installed (and start the refresh worker)
 
 if ! "${PSQL[@]}" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'routed_demo'" | grep -q 1; then
   "${PSQL[@]}" -d postgres -c "CREATE DATABASE routed_demo"
@@ -23,6 +25,15 @@ PSQL+=(-d routed_demo)
 if [ "$("${PSQL[@]}" -tAc "SELECT to_regclass('public.metrics') IS NOT NULL")" != t ]; then
   log "loading $DEMO_ROWS rows of dashboard metrics over the last 30 days"
   "${PSQL[@]}" -1 -v rows="$DEMO_ROWS" -f "$REPO/scripts/demo_data.sql"
+fi
+
+if [ "$("${PSQL[@]}" -tAc "SELECT count(*) FROM routed.rollup_catalog WHERE name = 'metrics_hourly'")" != 1 ]; then
+  log "creating the hourly rollup of metrics (backfill, one day per transaction)"
+  "${PSQL[@]}" -c "SET client_min_messages = warning" -c "CALL routed.create_rollup('metrics_hourly', 'metrics', '1 hour',
+    '{rule_category,status,metric_type}',
+    '[{\"agg\": \"count\"}, {\"agg\": \"sum\", \"column\": \"records_processed\"},
+      {\"agg\": \"avg\", \"column\": \"execution_time_ms\"}, {\"agg\": \"max\", \"column\": \"execution_time_ms\"}]',
+    refresh_interval => '1 minute')"
 fi
 
 show() {
@@ -63,6 +74,20 @@ show "Top 3 regions by average latency yesterday, with meta only" \
   \"measures\": [{\"name\": \"avg_ms\", \"agg\": \"avg\", \"column\": \"execution_time_ms\"}],
   \"order\": [{\"by\": \"avg_ms\", \"dir\": \"desc\"}], \"limit\": 3, \"freshness\": \"dashboard\"
 }') AS r;"
+
+show "Runs and errors per day over the last 30 days, exact (budget 0): rollup buckets plus base rows" \
+"SELECT jsonb_array_length(r->'rows') AS days, r->'rows'->-1 AS today, r->'meta' AS meta FROM routed_query('{
+  \"source\": \"metrics\",
+  \"time\": {\"from\": \"now-30d\", \"granularity\": \"1 day\"},
+  \"measures\": [
+    {\"name\": \"runs\", \"agg\": \"count\"},
+    {\"name\": \"errors\", \"agg\": \"count\", \"where\": [{\"column\": \"status\", \"op\": \"=\", \"value\": \"ERROR\"}]},
+    {\"name\": \"avg_ms\", \"agg\": \"avg\", \"column\": \"execution_time_ms\"}
+  ]
+}', '0') AS r;"
+
+show "The rollup as the router sees it" \
+"SELECT name, granularity, dimensions, watermark, pending_ranges, last_refresh, rows, pg_size_pretty(size_bytes) AS size FROM routed.rollups;"
 
 EXPLAIN_SQL="SELECT jsonb_pretty(routed_explain('{\"source\": \"metrics\", \"time\": {\"column\": \"ts\", \"from\": \"now-6h\", \"granularity\": \"1 hour\"}, \"measures\": [{\"name\": \"n\", \"agg\": \"count\"}]}') - 'document');"
 printf '\n\033[1m-- %s\033[0m\n%s\n' "What the router decided, without running it" "$EXPLAIN_SQL"

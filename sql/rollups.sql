@@ -50,10 +50,11 @@ CREATE INDEX invalidations_rollup ON routed.invalidations (rollup_id);
 GRANT USAGE ON SCHEMA routed TO PUBLIC;
 GRANT SELECT ON routed.tracked, routed.rollup_catalog, routed.invalidations TO PUBLIC;
 
--- The statement trigger. SECURITY DEFINER: writers log invalidations without needing
--- privileges on the log themselves.
+-- The statement trigger. SECURITY DEFINER: writers log changes without needing privileges on
+-- the log and delta tables themselves; its own search_path keeps a writer's functions and
+-- operators out of the SQL it runs.
 CREATE FUNCTION routed._capture() RETURNS trigger
-LANGUAGE c SECURITY DEFINER
+LANGUAGE c SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'routed_capture';
 
 CREATE FUNCTION routed._install_triggers(source regclass, time_column name) RETURNS void
@@ -182,6 +183,36 @@ BEGIN
         PERFORM routed.untrack(r.source);
     END IF;
 END $$;
+
+-- Dropping a tracked source drops its rollups; dropping a rollup's table unregisters it.
+CREATE FUNCTION routed._on_drop() RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    o record;
+    r routed.rollup_catalog;
+BEGIN
+    FOR o IN SELECT d.objid, d.schema_name, d.object_name FROM pg_catalog.pg_event_trigger_dropped_objects() d
+              WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0 AND d.object_type = 'table'
+    LOOP
+        FOR r IN SELECT * FROM routed.rollup_catalog c
+                  WHERE c.source::oid = o.objid
+                     OR (o.schema_name = 'routed' AND o.object_name IN (c.name, c.name || '$delta'))
+        LOOP
+            EXECUTE format('DROP TABLE IF EXISTS routed.%I, routed.%I', r.name, r.name || '$delta');
+            DELETE FROM routed.invalidations i WHERE i.rollup_id = r.id;
+            DELETE FROM routed.rollup_catalog c WHERE c.id = r.id;
+        END LOOP;
+        DELETE FROM routed.tracked t WHERE t.source::oid = o.objid;
+    END LOOP;
+    -- tracking that only the dropped rollups needed goes with them
+    FOR o IN SELECT t.source FROM routed.tracked t
+              WHERE NOT t.explicit AND NOT EXISTS (SELECT 1 FROM routed.rollup_catalog c WHERE c.source = t.source)
+    LOOP
+        PERFORM routed.untrack(o.source);
+    END LOOP;
+END $$;
+
+CREATE EVENT TRIGGER routed_on_drop ON sql_drop EXECUTE FUNCTION routed._on_drop();
 
 CREATE VIEW routed.sources AS
 SELECT t.source, t.time_column, t.explicit AS tracked_explicitly, t.tracked_at,

@@ -131,4 +131,88 @@ mod tests {
         let a = answer(r#"{"source": "public.t", "measures": [{"name": "n", "agg": "count"}]}"#);
         assert_eq!(a["rows"][0][0], 200);
     }
+
+    /// Builds and refreshes a rollup of `t` inside the test's transaction (the procedures
+    /// commit, so the test drives their steps: begin, then steps until done).
+    fn rollup_of_t() {
+        Spi::run(
+            "SELECT routed.track('t', 'ts');
+             SELECT routed._create_rollup('t_hourly', 't'::regclass, '1 hour', '{shop}',
+                    '[{\"agg\": \"count\"}, {\"agg\": \"sum\", \"column\": \"qty\"}, {\"agg\": \"avg\", \"column\": \"price\"}]',
+                    '1 minute', '0');",
+        )
+        .unwrap();
+        refresh();
+    }
+
+    fn refresh() {
+        let target = Spi::get_one::<pgrx::datum::TimestampWithTimeZone>(
+            "SELECT routed._refresh_begin('t_hourly', NULL)",
+        )
+        .unwrap()
+        .unwrap();
+        while Spi::get_one_with_args::<bool>(
+            "SELECT routed._refresh_step('t_hourly', NULL, NULL, $1)",
+            &[target.into()],
+        )
+        .unwrap()
+        .unwrap()
+        {}
+    }
+
+    /// The same document answered by the router and by the base table alone.
+    fn routed_and_base(doc: &str) -> (Value, Value) {
+        let routed = answer(doc);
+        Spi::run("SET LOCAL routed.enabled = off").unwrap();
+        let base = answer(doc);
+        Spi::run("SET LOCAL routed.enabled = on").unwrap();
+        (routed, base)
+    }
+
+    const DAILY_BY_SHOP: &str = r#"{"source": "t", "time": {"from": "2026-01-02T00:00:00Z", "to": "2026-01-06T00:00:00Z",
+        "granularity": "1 day"}, "dimensions": ["shop"], "measures": [{"name": "n", "agg": "count"},
+        {"name": "q", "agg": "sum", "column": "qty"}, {"name": "p", "agg": "avg", "column": "price"}]}"#;
+
+    #[pg_test]
+    fn rollup_answers_equal_the_base_table_after_every_kind_of_write() {
+        fixture();
+        rollup_of_t();
+        let (routed, base) = routed_and_base(DAILY_BY_SHOP);
+        assert_eq!(routed["meta"]["source"], "rollup");
+        assert_eq!(routed["meta"]["rollup"], "t_hourly");
+        assert_eq!(routed["rows"], base["rows"]);
+        let writes = [
+            ("late insert", "INSERT INTO t VALUES ('2026-01-03 10:10+00', 'a', 5, 1.5)"),
+            ("update across buckets", "UPDATE t SET ts = ts + interval '1 day' WHERE qty = 3"),
+            ("delete", "DELETE FROM t WHERE shop = 'b' AND qty < 4"),
+        ];
+        for (what, sql) in writes {
+            Spi::run(sql).unwrap();
+            let (routed, base) = routed_and_base(DAILY_BY_SHOP);
+            assert_eq!(routed["rows"], base["rows"], "after {what}");
+            assert_eq!(routed["meta"]["staleness"], "00:00:00", "after {what}");
+        }
+        refresh();
+        let (routed, base) = routed_and_base(DAILY_BY_SHOP);
+        assert_eq!(routed["meta"]["source"], "rollup", "refresh consumed the log");
+        assert_eq!(routed["rows"], base["rows"]);
+        let pending = Spi::get_one::<i64>("SELECT count(*) FROM routed.invalidations").unwrap();
+        assert_eq!(pending, Some(0));
+    }
+
+    #[pg_test]
+    fn inserts_below_the_threshold_become_deltas_and_updates_log_ranges() {
+        fixture();
+        rollup_of_t();
+        Spi::run("INSERT INTO t VALUES ('2026-01-03 10:10+00', 'a', 5, 1.5), ('2026-01-04 11:00+00', 'b', 1, 2)")
+            .unwrap();
+        let deltas = Spi::get_one::<i64>(r#"SELECT sum("count(*)")::int8 FROM routed."t_hourly$delta""#).unwrap();
+        assert_eq!(deltas, Some(2));
+        Spi::run("INSERT INTO t VALUES (now() + interval '1 day', 'a', 1, 1)").unwrap();
+        let deltas = Spi::get_one::<i64>(r#"SELECT sum("count(*)")::int8 FROM routed."t_hourly$delta""#).unwrap();
+        assert_eq!(deltas, Some(2), "rows above the threshold need nothing");
+        Spi::run("UPDATE t SET ts = ts + interval '3 days' WHERE ts = (SELECT min(ts) FROM t)").unwrap();
+        let ranges = Spi::get_one::<i64>("SELECT count(*) FROM routed.invalidations").unwrap();
+        assert_eq!(ranges, Some(2), "old and new rows far apart log two ranges");
+    }
 }

@@ -205,3 +205,13 @@ SELECT tgname FROM pg_trigger WHERE tgrelid = 'events'::regclass;
 SELECT source, time_column, tracked_explicitly, rollups FROM routed.sources;
 REVOKE ALL ON events FROM routed_rollup_reader;
 DROP ROLE routed_rollup_reader;
+
+-- dropping a tracked source drops its rollups; dropping a rollup table unregisters it
+SELECT routed.track('events', 'ts');
+CALL routed.create_rollup('events_daily', 'events', '1 day', '{}', '[{"agg": "count"}]');
+CALL routed.create_rollup('empty_daily', 'empty_source', '1 day', '{}', '[]');
+DROP TABLE routed.empty_daily;
+DROP TABLE events CASCADE;
+SELECT name FROM routed.rollup_catalog;
+SELECT source FROM routed.tracked;
+SELECT count(*) AS routed_tables FROM pg_tables WHERE schemaname = 'routed' AND tablename LIKE '%daily%';
