@@ -267,15 +267,23 @@ def matches(row, f):
     return {"=": v == x, "!=": v != x, "<": v < x, "<=": v <= x, ">": v > x, ">=": v >= x}[op]
 
 
+class Approx(float):
+    """An exact value that an answer from a sketch may miss by at most `tol`."""
+    def __new__(cls, value, tol):
+        o = super().__new__(cls, value)
+        o.tol = tol
+        return o
+
+
 def percentile_cont(values, q):
     if not values:
         return None
     vs = sorted(float(v) for v in values)
     pos = q * (len(vs) - 1)
     lo, hi = math.floor(pos), math.ceil(pos)
-    if lo == hi:
-        return vs[lo]
-    return vs[lo] + (pos - lo) * (vs[hi] - vs[lo])
+    value = vs[lo] + (pos - lo) * (vs[hi] - vs[lo])
+    # the quantile sketch reads each of the two values within 1%
+    return Approx(value, 0.01 * max(abs(vs[lo]), abs(vs[hi])) + 1e-9)
 
 
 def aggregate(m, rows):
@@ -288,7 +296,8 @@ def aggregate(m, rows):
     if agg == "count":
         return len(vals)
     if agg == "count_distinct":
-        return len(set(vals))
+        n = len(set(vals))
+        return Approx(n, 0.03 * n + 1)  # HyperLogLog: 1.6% standard error, near exact when small
     if agg == "percentile":
         return percentile_cont(vals, m["q"])
     if not vals:
@@ -357,9 +366,11 @@ def parse_ts(s):
     return int(d.timestamp()) * US + d.microsecond
 
 
-def same(expected, got, kind):
+def same(expected, got, kind, approximate=False):
     if expected is None or got is None:
         return expected is None and got is None
+    if approximate and isinstance(expected, Approx):
+        return abs(float(got) - expected) <= expected.tol
     if kind == "float8" or kind == "numeric_approx":
         e, g = float(expected), float(got)
         return math.isclose(e, g, rel_tol=1e-9, abs_tol=1e-9)
@@ -385,7 +396,7 @@ def compare(doc, answer, expected):
                 kind = "numeric_approx"  # PostgreSQL rounds avg's scale; compare the value
             if m and m["agg"] in ("sum", "min", "max") and m.get("column") == "latency":
                 kind = "float8"
-            if not same(e[j], gv, kind):
+            if not same(e[j], gv, kind, answer["meta"]["approximate"]):
                 return f"row {i} column {c['name']}: got {g[j]!r}, oracle {e[j]!r}"
     return None
 
@@ -393,8 +404,7 @@ def compare(doc, answer, expected):
 # ---------------------------------------------------------------- rollup phase
 
 ROLLUPS = [("diff_hourly", "1 hour", ["region", "kind", "flag"]), ("diff_quarter", "15 minutes", ["region"])]
-ROLLUP_MEASURES = [{"agg": a, "column": c} if c else {"agg": a} for a, c in MEASURES
-                   if a not in ("count_distinct", "percentile")]
+ROLLUP_MEASURES = [{"agg": a, "column": c} if c else {"agg": a} for a, c in MEASURES]
 
 
 def rollupify(doc, rng, now_us):
@@ -409,8 +419,7 @@ def rollupify(doc, rng, now_us):
     doc["dimensions"] = [d for d in doc.get("dimensions", []) if d in dims_ok]
     if not doc["dimensions"]:
         del doc["dimensions"]
-    ms = [m for m in doc["measures"] if m["agg"] not in ("count_distinct", "percentile")]
-    doc["measures"] = ms or [{"name": "m0", "agg": "count"}]
+    sketched = {m["name"] for m in doc["measures"] if m["agg"] in ("count_distinct", "percentile")}
     for m in doc["measures"]:
         if "where" in m:
             m["where"] = [f for f in m["where"] if f["column"] in dims_ok]
@@ -420,7 +429,8 @@ def rollupify(doc, rng, now_us):
         doc["where"] = [f for f in doc["where"] if f["column"] in dims_ok]
         if not doc["where"]:
             del doc["where"]
-    names = {m["name"] for m in doc["measures"]} | set(doc.get("dimensions", [])) | \
+    # approximate values cannot order rows the way exact ones do
+    names = {m["name"] for m in doc["measures"]} - sketched | set(doc.get("dimensions", [])) | \
         ({"bucket"} if "granularity" in t else set())
     if "order" in doc:
         doc["order"] = [o for o in doc["order"] if o["by"] in names]
@@ -511,7 +521,7 @@ def rollup_phase(port, rng, rows, now_guess, rounds, per_round):
         psql(port, f"CALL routed.create_rollup('{name}', '{TABLE}', '{width}', ARRAY{dims}::text[], "
                    f"'{json.dumps(ROLLUP_MEASURES)}')")
     ids = iter(range(10 ** 6, 10 ** 7))
-    failures, checked, sources = 0, 0, {}
+    failures, checked, sources, approximate = 0, 0, {}, 0
     for n in range(rounds):
         what, rows = mutate(port, rng, rows, now_guess, ids, truncate=(n == rounds // 2))
         docs = [(rollupify(gen_document(rng, now_guess), rng, now_guess), rng.choice(ZONES))
@@ -521,6 +531,7 @@ def rollup_phase(port, rng, rows, now_guess, rounds, per_round):
             checked += 1
             meta = answer["meta"]
             sources[meta["source"]] = sources.get(meta["source"], 0) + 1
+            approximate += bool(meta["approximate"])
             problem = compare(doc, answer, oracle(doc, rows, Clock(zone, now_us)))
             if problem is None and meta["staleness"] != "00:00:00":
                 problem = f"staleness {meta['staleness']} at budget 0"
@@ -529,7 +540,7 @@ def rollup_phase(port, rng, rows, now_guess, rounds, per_round):
                 if failures <= 5:
                     print(f"round {n} after {what} (TimeZone {zone}): {problem}\n  {json.dumps(doc)}\n  {meta}")
     print(f"differential rollups: {checked - failures} passed, {failures} failed over {rounds} rounds of writes; "
-          f"answers by source: {json.dumps(sources, sort_keys=True)}")
+          f"answers by source: {json.dumps(sources, sort_keys=True)}, {approximate} from sketches")
     from_rollups = sources.get("rollup", 0) + sources.get("rollup+base", 0)
     if from_rollups < checked // 4:
         print(f"differential rollups: only {from_rollups} of {checked} answers read a rollup")

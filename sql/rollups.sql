@@ -3,6 +3,36 @@
 -- (routed._create_rollup, routed._refresh_begin, routed._refresh_step) does the work; the
 -- procedures here commit between its bounded steps.
 
+-- Mergeable sketches (src/sketch_aggs.rs): states for percentile and count_distinct in rollups.
+-- Serialized states are bytea whose first byte is the format version.
+CREATE FUNCTION routed._quantile_add(internal, float8) RETURNS internal
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'routed_quantile_add';
+CREATE FUNCTION routed._quantile_merge_add(internal, bytea) RETURNS internal
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'routed_quantile_merge_add';
+CREATE FUNCTION routed._quantile_final(internal) RETURNS bytea
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'routed_quantile_final';
+CREATE AGGREGATE routed.quantile_state(float8) (
+    SFUNC = routed._quantile_add, STYPE = internal, FINALFUNC = routed._quantile_final);
+CREATE AGGREGATE routed.quantile_merge(bytea) (
+    SFUNC = routed._quantile_merge_add, STYPE = internal, FINALFUNC = routed._quantile_final);
+-- percentile_cont(q) from a quantile sketch, within 1% of each value it interpolates
+CREATE FUNCTION routed.quantile(sketch bytea, q float8) RETURNS float8
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'routed_quantile';
+
+CREATE FUNCTION routed._distinct_add(internal, anyelement) RETURNS internal
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'routed_distinct_add';
+CREATE FUNCTION routed._distinct_merge_add(internal, bytea) RETURNS internal
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'routed_distinct_merge_add';
+CREATE FUNCTION routed._distinct_final(internal) RETURNS bytea
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'routed_distinct_final';
+CREATE AGGREGATE routed.distinct_state(anyelement) (
+    SFUNC = routed._distinct_add, STYPE = internal, FINALFUNC = routed._distinct_final);
+CREATE AGGREGATE routed.distinct_merge(bytea) (
+    SFUNC = routed._distinct_merge_add, STYPE = internal, FINALFUNC = routed._distinct_final);
+-- count(DISTINCT) from a HyperLogLog sketch (relative standard error 1.6%)
+CREATE FUNCTION routed.distinct_count(sketch bytea) RETURNS int8
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'routed_distinct_count';
+
 CREATE TABLE routed.tracked (
     source      regclass PRIMARY KEY,
     time_column name NOT NULL,
@@ -219,11 +249,22 @@ SELECT t.source, t.time_column, t.explicit AS tracked_explicitly, t.tracked_at,
        (SELECT count(*) FROM routed.rollup_catalog c WHERE c.source = t.source) AS rollups
   FROM routed.tracked t;
 
+-- Rows of a (small) table, for the rollups view's count of unmerged deltas.
+CREATE FUNCTION routed._row_count(rel regclass) RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+DECLARE n bigint;
+BEGIN
+    IF rel IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format('SELECT count(*) FROM %s', rel) INTO n;
+    RETURN n;
+END $$;
+
 CREATE VIEW routed.rollups AS
 SELECT c.name, c.source, c.granularity, c.dimensions, c.measures, c.watermark,
        p.pending_ranges, p.oldest_pending,
-       (SELECT c2.reltuples::bigint FROM pg_catalog.pg_class c2
-         WHERE c2.oid = pg_catalog.to_regclass(format('routed.%I', c.name || '$delta'))) AS pending_deltas_estimate,
+       routed._row_count(pg_catalog.to_regclass(format('routed.%I', c.name || '$delta'))) AS pending_deltas,
        c.last_refresh, c.last_refresh_ms,
        c.refresh_interval, c.refresh_lag, c.row_count AS rows,
        pg_catalog.pg_total_relation_size(pg_catalog.to_regclass(format('routed.%I', c.name)))

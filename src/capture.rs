@@ -7,7 +7,10 @@
 //! * an UPDATE, DELETE or TRUNCATE logs the changed range(s), which refresh recomputes.
 //!
 //! Changes entirely at or above a rollup's threshold need nothing: the rollup has not
-//! materialized them yet. The threshold is read with the latest snapshot, not the writer's:
+//! materialized them yet. Each backend caches the highest threshold of each source, so the
+//! common write (rows at now) costs one pass over the transition table and no SPI; a refresh
+//! that raises a threshold sends a relcache invalidation for the source, which every writer
+//! processes when it next locks the source. The threshold is read with the latest snapshot, not the writer's:
 //! a refresh raises it and commits, then waits for every transaction that was already writing
 //! to the source (`WaitForLockers`), so a writer either saw the new threshold or finished before
 //! the refresh took its snapshot.
@@ -15,7 +18,8 @@
 use crate::error::raise_with;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::ffi::CStr;
 
 const LOG_SQL: &std::ffi::CStr = c"INSERT INTO routed.invalidations (rollup_id, lo, hi) \
@@ -24,7 +28,13 @@ SELECT c.id, $2, $3 FROM routed.rollup_catalog c WHERE c.source = $1 AND c.thres
 const DELTA_TARGETS_SQL: &std::ffi::CStr = c"SELECT c.threshold, c.delta_sql \
 FROM routed.rollup_catalog c WHERE c.source = $1 AND c.threshold > $2";
 
+const MAX_THRESHOLD_SQL: &std::ffi::CStr = c"SELECT coalesce(max(c.threshold), '-infinity') \
+FROM routed.rollup_catalog c WHERE c.source = $1";
+
 thread_local! {
+    /// Highest threshold of each source's rollups, as last read (see `forget_thresholds`).
+    static MAX_THRESHOLDS: RefCell<HashMap<pg_sys::Oid, i64>> = RefCell::new(HashMap::new());
+    static MAX_THRESHOLD_PLAN: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(std::ptr::null_mut()) };
     /// LOG_SQL and DELTA_TARGETS_SQL planned once per backend; the plan cache revalidates
     /// them after DDL.
     static LOG_PLAN: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(std::ptr::null_mut()) };
@@ -62,7 +72,9 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
         pg_sys::TRIGGER_EVENT_TRUNCATE => vec![(NOBEGIN, NOEND)],
         pg_sys::TRIGGER_EVENT_INSERT => {
             if let Some((lo, _)) = unsafe { range_of(t.tg_newtable, rel, attnum) } {
-                add_deltas(trig, source, lo);
+                if lo < max_threshold(source) {
+                    add_deltas(trig, source, lo);
+                }
             }
             return pg_sys::Datum::from(0usize);
         }
@@ -78,7 +90,7 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
             }
         }
     };
-    if !ranges.is_empty() {
+    if ranges.iter().any(|(lo, _)| *lo < max_threshold(source)) {
         log_ranges(source, &ranges);
     }
     pg_sys::Datum::from(0usize)
@@ -149,7 +161,11 @@ unsafe fn range_of(
 
 fn spi_connect() {
     if unsafe { pg_sys::SPI_connect() } != pg_sys::SPI_OK_CONNECT as i32 {
-        raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "SPI_connect failed".into(), None);
+        raise_with(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            "SPI_connect failed".into(),
+            None,
+        );
     }
 }
 
@@ -172,6 +188,67 @@ fn kept_plan(
         cell.set(plan);
     }
     plan
+}
+
+/// Registered in `_PG_init`: a relcache invalidation of a source (or of everything) drops its
+/// cached threshold. Runs inside invalidation processing, so it only touches the map.
+pub unsafe extern "C-unwind" fn forget_thresholds(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    MAX_THRESHOLDS.with(|m| {
+        if let Ok(mut m) = m.try_borrow_mut() {
+            if relid == pg_sys::InvalidOid {
+                m.clear();
+            } else {
+                m.remove(&relid);
+            }
+        }
+    });
+}
+
+pub fn register_invalidation_callback() {
+    unsafe {
+        pg_sys::CacheRegisterRelcacheCallback(Some(forget_thresholds), pg_sys::Datum::from(0usize))
+    };
+}
+
+/// The highest threshold of the source's rollups (`-infinity` when it has none), read with the
+/// latest snapshot on a cache miss.
+fn max_threshold(source: pg_sys::Oid) -> i64 {
+    if let Some(t) = MAX_THRESHOLDS.with_borrow(|m| m.get(&source).copied()) {
+        return t;
+    }
+    spi_connect();
+    let plan = kept_plan(
+        &MAX_THRESHOLD_PLAN,
+        MAX_THRESHOLD_SQL,
+        &mut [pg_sys::REGCLASSOID],
+    );
+    let mut values = [pg_sys::Datum::from(source)];
+    let nulls = [b' ' as std::ffi::c_char; 1];
+    let threshold = unsafe {
+        let rc = pg_sys::SPI_execute_snapshot(
+            plan,
+            values.as_mut_ptr(),
+            nulls.as_ptr(),
+            pg_sys::GetLatestSnapshot(),
+            std::ptr::null_mut(),
+            true,
+            false,
+            1,
+        );
+        if rc != pg_sys::SPI_OK_SELECT as i32 || pg_sys::SPI_processed != 1 {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("reading rollup thresholds failed ({rc})"),
+                None,
+            );
+        }
+        let table = &*pg_sys::SPI_tuptable;
+        let mut isnull = false;
+        pg_sys::SPI_getbinval(*table.vals, table.tupdesc, 1, &mut isnull).value() as i64
+    };
+    unsafe { pg_sys::SPI_finish() };
+    MAX_THRESHOLDS.with_borrow_mut(|m| m.insert(source, threshold));
+    threshold
 }
 
 /// Adds the inserted rows' states below each rollup's threshold to its deltas.
@@ -247,7 +324,11 @@ fn log_ranges(source: pg_sys::Oid, ranges: &[(i64, i64)]) {
     let plan = kept_plan(
         &LOG_PLAN,
         LOG_SQL,
-        &mut [pg_sys::REGCLASSOID, pg_sys::TIMESTAMPTZOID, pg_sys::TIMESTAMPTZOID],
+        &mut [
+            pg_sys::REGCLASSOID,
+            pg_sys::TIMESTAMPTZOID,
+            pg_sys::TIMESTAMPTZOID,
+        ],
     );
     unsafe {
         for &(lo, hi) in ranges {

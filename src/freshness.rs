@@ -46,7 +46,9 @@ pub fn rollups(source: u32) -> Vec<RollupFacts> {
                 let blocked = if row_security {
                     Some("the source has row security, which a rollup would bypass".to_string())
                 } else if !readable {
-                    Some(format!("no SELECT privilege on routed.{name} and its deltas"))
+                    Some(format!(
+                        "no SELECT privilege on routed.{name} and its deltas"
+                    ))
                 } else {
                     None
                 };

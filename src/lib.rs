@@ -15,6 +15,7 @@ mod pipeline;
 mod refresh;
 mod rollup_admin;
 mod rows;
+mod sketch_aggs;
 mod snapshot_read;
 mod worker;
 
@@ -26,6 +27,7 @@ mod tests;
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
+    capture::register_invalidation_callback();
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         worker::register();
     }

@@ -3,10 +3,10 @@
 //!
 //! * `_refresh_begin` raises the rollup's threshold to the new watermark target and commits, so
 //!   writers from then on log changes below it;
-//! * each `_refresh_step` first waits for transactions already writing to the source (they may
-//!   have read the old threshold), then recomputes the buckets of a batch of logged changes,
-//!   merges a batch of inserted rows' deltas into their buckets, and materializes the next
-//!   chunk above the watermark. Each of these is one statement, so it reads one snapshot.
+//! * each `_refresh_step` recomputes the buckets of a batch of logged changes, merges a batch of
+//!   inserted rows' deltas into their buckets, and, after waiting for transactions already
+//!   writing to the source (they may have read the old threshold), materializes the next chunk
+//!   above the watermark. Each of these is one statement, so it reads one snapshot.
 //!
 //! Nothing here locks the source against writers: waiting for current writers (as CREATE INDEX
 //! CONCURRENTLY does) lets new ones proceed.
@@ -43,21 +43,27 @@ mod routed {
     use super::*;
 
     /// Raises the threshold to the watermark this refresh will reach; returns that target.
+    /// Writers cache thresholds: the relcache invalidation of the source (sent at commit)
+    /// makes each of them read it again when it next locks the source.
     #[pg_extern]
     fn _refresh_begin(name: &str, upto: Option<TimestampWithTimeZone>) -> TimestampWithTimeZone {
-        Spi::get_one_with_args::<TimestampWithTimeZone>(
+        let (target, source) = Spi::get_two_with_args::<TimestampWithTimeZone, pg_sys::Oid>(
             "UPDATE routed.rollup_catalog c SET threshold = greatest(c.threshold, t.target)
                FROM (SELECT id, date_bin(granularity, least(now() - refresh_lag, coalesce($2, 'infinity')),
                                          TIMESTAMPTZ '1970-01-01 00:00:00+00') AS target
                        FROM routed.rollup_catalog WHERE name = $1) t
-              WHERE c.id = t.id RETURNING t.target",
+              WHERE c.id = t.id RETURNING t.target, c.source::oid",
             &[name.into(), upto.into()],
         )
         .unwrap_or_else(|e| match e {
             pgrx::spi::Error::InvalidPosition => no_rollup(name),
             e => spi_error(e),
-        })
-        .unwrap_or_else(|| no_rollup(name))
+        });
+        let (Some(target), Some(source)) = (target, source) else {
+            no_rollup(name)
+        };
+        unsafe { pg_sys::CacheInvalidateRelcacheByRelid(source) };
+        target
     }
 
     /// One bounded step; true while work remains.
@@ -146,7 +152,6 @@ fn step(
     }
     Spi::connect_mut(|c| {
         let r = load(c, name)?;
-        wait_for_writers(r.source);
         let source = crate::rollup_admin::relation_name(r.source).quoted();
         let table = r.def.relation();
         let col = routed_core::names::quote_ident(&r.def.time_column);
@@ -216,9 +221,13 @@ fn step(
         let consumed: i64 = counts.get(1)?.unwrap_or(0);
         let merged: i64 = counts.get(2)?.unwrap_or(0);
         let mut rows_delta: i64 = counts.get(3)?.unwrap_or(0);
-        // 2. the next chunk above the watermark, with the deltas it makes redundant
+        // 2. the next chunk above the watermark, with the deltas it makes redundant. Writers
+        // that read the old threshold logged nothing for rows between it and the new one: wait
+        // for them first, so that this chunk's snapshot sees their rows. (Below the watermark
+        // every change was logged either way, so step 1 needs no wait.)
         let mut watermark = r.watermark;
         if watermark.is_none_or(|w| w < target) {
+            wait_for_writers(r.source);
             let first: Option<TimestampWithTimeZone> = c
                 .select(
                     format!(

@@ -118,10 +118,9 @@ fn create(
     };
     let from = format!("{} AS s WHERE false", qualified.quoted());
     Spi::connect_mut(|c| {
-        let exists = c
+        let exists = !c
             .select("SELECT 1 FROM routed.rollup_catalog WHERE name = $1", None, &[name.into()])?
-            .len()
-            > 0;
+            .is_empty();
         if exists {
             raise_with(
                 PgSqlErrorCode::ERRCODE_DUPLICATE_OBJECT,

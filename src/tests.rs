@@ -182,8 +182,14 @@ mod tests {
         assert_eq!(routed["meta"]["rollup"], "t_hourly");
         assert_eq!(routed["rows"], base["rows"]);
         let writes = [
-            ("late insert", "INSERT INTO t VALUES ('2026-01-03 10:10+00', 'a', 5, 1.5)"),
-            ("update across buckets", "UPDATE t SET ts = ts + interval '1 day' WHERE qty = 3"),
+            (
+                "late insert",
+                "INSERT INTO t VALUES ('2026-01-03 10:10+00', 'a', 5, 1.5)",
+            ),
+            (
+                "update across buckets",
+                "UPDATE t SET ts = ts + interval '1 day' WHERE qty = 3",
+            ),
             ("delete", "DELETE FROM t WHERE shop = 'b' AND qty < 4"),
         ];
         for (what, sql) in writes {
@@ -194,7 +200,10 @@ mod tests {
         }
         refresh();
         let (routed, base) = routed_and_base(DAILY_BY_SHOP);
-        assert_eq!(routed["meta"]["source"], "rollup", "refresh consumed the log");
+        assert_eq!(
+            routed["meta"]["source"], "rollup",
+            "refresh consumed the log"
+        );
         assert_eq!(routed["rows"], base["rows"]);
         let pending = Spi::get_one::<i64>("SELECT count(*) FROM routed.invalidations").unwrap();
         assert_eq!(pending, Some(0));
@@ -206,12 +215,17 @@ mod tests {
         rollup_of_t();
         Spi::run("INSERT INTO t VALUES ('2026-01-03 10:10+00', 'a', 5, 1.5), ('2026-01-04 11:00+00', 'b', 1, 2)")
             .unwrap();
-        let deltas = Spi::get_one::<i64>(r#"SELECT sum("count(*)")::int8 FROM routed."t_hourly$delta""#).unwrap();
+        let deltas =
+            Spi::get_one::<i64>(r#"SELECT sum("count(*)")::int8 FROM routed."t_hourly$delta""#)
+                .unwrap();
         assert_eq!(deltas, Some(2));
         Spi::run("INSERT INTO t VALUES (now() + interval '1 day', 'a', 1, 1)").unwrap();
-        let deltas = Spi::get_one::<i64>(r#"SELECT sum("count(*)")::int8 FROM routed."t_hourly$delta""#).unwrap();
+        let deltas =
+            Spi::get_one::<i64>(r#"SELECT sum("count(*)")::int8 FROM routed."t_hourly$delta""#)
+                .unwrap();
         assert_eq!(deltas, Some(2), "rows above the threshold need nothing");
-        Spi::run("UPDATE t SET ts = ts + interval '3 days' WHERE ts = (SELECT min(ts) FROM t)").unwrap();
+        Spi::run("UPDATE t SET ts = ts + interval '3 days' WHERE ts = (SELECT min(ts) FROM t)")
+            .unwrap();
         let ranges = Spi::get_one::<i64>("SELECT count(*) FROM routed.invalidations").unwrap();
         assert_eq!(ranges, Some(2), "old and new rows far apart log two ranges");
     }

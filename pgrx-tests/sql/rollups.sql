@@ -75,7 +75,7 @@ SELECT try_sql($$CALL routed.create_rollup('r', 'events', '1 hour', '{}', '{"agg
 SELECT try_sql($$CALL routed.create_rollup('r', 'events', '1 hour', '{}', '[{"agg": "p95"}]')$$);
 SELECT try_sql($$CALL routed.create_rollup('r', 'events', '1 hour', '{}', '[{"agg": "sum"}]')$$);
 SELECT try_sql($$CALL routed.create_rollup('r', 'events', '1 hour', '{}', '[{"agg": "sum", "column": "shop"}]')$$);
-SELECT try_sql($$CALL routed.create_rollup('r', 'events', '1 hour', '{}', '[{"agg": "percentile", "column": "latency"}]')$$);
+SELECT try_sql($$CALL routed.create_rollup('r', 'events', '1 hour', '{}', '[{"agg": "percentile", "column": "shop"}]')$$);
 SELECT try_sql($$CALL routed.create_rollup('r', 'events', '1 hour', '{}', '[{"agg": "sum", "column": "qty", "q": 1}]')$$);
 SELECT try_sql($$SELECT routed.drop_rollup('nope')$$);
 SELECT try_sql($$CALL routed.refresh_rollup('nope')$$);
@@ -84,7 +84,8 @@ SELECT count(*) AS catalog_rows_after_errors FROM routed.rollup_catalog;
 -- create and backfill (one NOTICE per day; client_min_messages hides them here)
 CALL routed.create_rollup('events_hourly', 'events', '1 hour', '{shop,status}',
   '[{"agg": "count"}, {"agg": "sum", "column": "qty"}, {"agg": "avg", "column": "amount"},
-    {"agg": "min", "column": "latency"}, {"agg": "max", "column": "latency"}]');
+    {"agg": "min", "column": "latency"}, {"agg": "max", "column": "latency"},
+    {"agg": "percentile", "column": "latency"}, {"agg": "count_distinct", "column": "qty"}]');
 SELECT name, source, granularity, dimensions, watermark = date_bin('1 hour', now(), '1970-01-01') AS watermark_now,
        pending_ranges, rows, rows = (SELECT count(*) FROM routed.events_hourly) AS rows_exact,
        last_refresh IS NOT NULL AS refreshed
@@ -103,7 +104,24 @@ SELECT same_as_base(:'d2') AS partial_edges;
 SELECT same_as_base(:'d3') AS open_range_with_tail;
 SELECT same_as_base('{"source": "events", "time": {"column": "ts", "from": "2026-11-02T00:00:00Z", "to": "2026-11-04T00:00:00Z"}, "dimensions": ["qty"], "measures": [{"name": "n", "agg": "count"}]}') AS dimension_not_kept;
 SELECT same_as_base('{"source": "events", "time": {"column": "ts", "from": "2026-11-02T00:00:00Z", "to": "2026-11-04T00:00:00Z", "granularity": "30 minutes"}, "measures": [{"name": "n", "agg": "count"}]}') AS finer_granularity;
-SELECT same_as_base('{"source": "events", "time": {"column": "ts", "from": "2026-11-02T00:00:00Z", "to": "2026-11-04T00:00:00Z"}, "measures": [{"name": "d", "agg": "count_distinct", "column": "shop"}]}') AS needs_sketch;
+SELECT same_as_base('{"source": "events", "time": {"column": "ts", "from": "2026-11-02T00:00:00Z", "to": "2026-11-04T00:00:00Z"}, "measures": [{"name": "d", "agg": "count_distinct", "column": "shop"}]}') AS no_sketch_for_column;
+-- sketches: percentile within 1%, count_distinct within a few percent, meta.approximate says so;
+-- "exact": true keeps them off
+\set ds '{"source": "events", "time": {"column": "ts", "from": "2026-11-02T00:00:00Z", "to": "2026-11-09T00:00:00Z", "granularity": "1 day"}, "dimensions": ["shop"], "measures": [{"name": "p50", "agg": "percentile", "column": "latency", "q": 0.5}, {"name": "p95", "agg": "percentile", "column": "latency", "q": 0.95}, {"name": "qtys", "agg": "count_distinct", "column": "qty"}]}'
+CREATE TEMP TABLE sketched AS SELECT routed_query(:'ds') AS r;
+SET routed.enabled = off;
+CREATE TEMP TABLE exact AS SELECT routed_query(:'ds') AS r;
+SET routed.enabled = on;
+SELECT s.r->'meta'->>'source' AS source, s.r->'meta'->>'approximate' AS approximate,
+       bool_and(abs((x->>2)::float8 - (y->>2)::float8) <= 0.01 * abs((y->>2)::float8)) AS p50_within_1pct,
+       bool_and(abs((x->>3)::float8 - (y->>3)::float8) <= 0.01 * abs((y->>3)::float8)) AS p95_within_1pct,
+       bool_and((x->>4)::int = (y->>4)::int) AS distinct_exact_when_small,
+       count(*) AS rows
+  FROM sketched s, exact e,
+       LATERAL jsonb_array_elements(s.r->'rows') WITH ORDINALITY AS a(x, i)
+       JOIN LATERAL jsonb_array_elements(e.r->'rows') WITH ORDINALITY AS b(y, j) ON i = j
+ GROUP BY 1, 2;
+SELECT routed_query(jsonb_set(:'ds', '{exact}', 'true'))->'meta'->>'source' AS exact_true_source;
 SELECT same_as_base('{"source": "events", "measures": [{"name": "n", "agg": "count"}]}') AS no_time_range;
 SET TimeZone = 'America/New_York';
 SELECT same_as_base('{"source": "events", "time": {"column": "ts", "from": "2026-11-01T00:00:00-04:00", "to": "2026-11-10T00:00:00-05:00", "granularity": "1 day"}, "measures": [{"name": "n", "agg": "count"}]}') AS new_york_days_across_dst;

@@ -209,8 +209,18 @@ impl Gen {
                 self.merge(state(StateKind::Count), m);
                 let _ = write!(self.sql, ", 0) AS \"pg_catalog\".\"{divisor}\"))");
             }
-            Agg::Percentile | Agg::CountDistinct => {
-                unreachable!("the router keeps sketches off rollups")
+            Agg::Percentile => {
+                self.push("\"routed\".\"quantile\"(");
+                self.merge(state(StateKind::Quantile), m);
+                self.push(", ");
+                let q = m.q.expect("parse requires q for percentile");
+                self.text(q.to_string(), oid::FLOAT8, "float8", "measures.q");
+                self.push(")");
+            }
+            Agg::CountDistinct => {
+                self.push("CAST(coalesce(\"routed\".\"distinct_count\"(");
+                self.merge(state(StateKind::Distinct), m);
+                self.push("), 0) AS \"pg_catalog\".\"int8\")");
             }
         }
     }
@@ -238,6 +248,8 @@ fn needed_states<'a>(def: &'a RollupDef, measures: &[BoundMeasure]) -> Vec<&'a S
                     (Agg::Count, StateKind::Count) | (Agg::Sum, StateKind::Sum) => same_col,
                     (Agg::Min, StateKind::Min) | (Agg::Max, StateKind::Max) => same_col,
                     (Agg::Avg, StateKind::AvgSum | StateKind::Count) => same_col,
+                    (Agg::Percentile, StateKind::Quantile)
+                    | (Agg::CountDistinct, StateKind::Distinct) => same_col,
                     _ => false,
                 }
             })

@@ -15,8 +15,6 @@ pub enum ErrorKind {
     DatatypeMismatch,
     /// 42501 insufficient_privilege.
     InsufficientPrivilege,
-    /// 0A000 feature_not_supported: valid, but not something this version does.
-    FeatureNotSupported,
 }
 
 impl ErrorKind {
@@ -27,7 +25,6 @@ impl ErrorKind {
             ErrorKind::UndefinedColumn => "42703",
             ErrorKind::DatatypeMismatch => "42804",
             ErrorKind::InsufficientPrivilege => "42501",
-            ErrorKind::FeatureNotSupported => "0A000",
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod query;
 pub mod resolve;
 pub mod rollup;
 pub mod route;
+pub mod sketch;
 pub mod time;
 
 pub use error::{Error, ErrorKind, Result};

@@ -62,6 +62,8 @@ pub struct Bound {
     pub order: Vec<(usize, Dir)>,
     pub limit: Option<u64>,
     pub outputs: Vec<OutputColumn>,
+    /// `exact: true`: approximate sources (sketches) may not answer.
+    pub exact: bool,
 }
 
 impl Bound {
@@ -209,6 +211,7 @@ pub fn bind(q: &Query, rel: &Relation) -> Result<Bound> {
         order,
         limit: q.limit,
         outputs,
+        exact: q.exact,
     })
 }
 

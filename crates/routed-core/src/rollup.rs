@@ -22,6 +22,10 @@ pub enum StateKind {
     Max,
     /// The sum behind an average, in the type its average divides (`float8` for real columns).
     AvgSum,
+    /// A quantile sketch (serves every `q` of `percentile`): approximate.
+    Quantile,
+    /// A distinct-count sketch: approximate.
+    Distinct,
 }
 
 impl StateKind {
@@ -32,6 +36,8 @@ impl StateKind {
             StateKind::Min => "min",
             StateKind::Max => "max",
             StateKind::AvgSum => "avg_sum",
+            StateKind::Quantile => "quantile",
+            StateKind::Distinct => "distinct",
         }
     }
 
@@ -51,6 +57,8 @@ impl StateKind {
             "min" => StateKind::Min,
             "max" => StateKind::Max,
             "avg_sum" => StateKind::AvgSum,
+            "quantile" => StateKind::Quantile,
+            "distinct" => StateKind::Distinct,
             _ => return None,
         })
     }
@@ -61,6 +69,8 @@ impl StateKind {
             StateKind::Rows | StateKind::Count | StateKind::Sum | StateKind::AvgSum => "sum",
             StateKind::Min => "min",
             StateKind::Max => "max",
+            StateKind::Quantile => "\"routed\".\"quantile_merge\"",
+            StateKind::Distinct => "\"routed\".\"distinct_merge\"",
         }
     }
 }
@@ -88,6 +98,10 @@ impl State {
                 format!("sum(CAST({c} AS \"pg_catalog\".\"float8\"))")
             }
             (StateKind::AvgSum, Some(c)) => format!("sum({c})"),
+            (StateKind::Quantile, Some(c)) => {
+                format!("\"routed\".\"quantile_state\"(CAST({c} AS \"pg_catalog\".\"float8\"))")
+            }
+            (StateKind::Distinct, Some(c)) => format!("\"routed\".\"distinct_state\"({c})"),
             (kind, Some(c)) => format!("{}({c})", kind.name()),
             (kind, None) => unreachable!("{kind:?} needs a column"),
         }
@@ -114,7 +128,10 @@ impl RollupDef {
     /// `"routed"."name$delta"`: states of rows inserted below the rollup's threshold, not yet
     /// merged into it. Answers read the rollup and its deltas together.
     pub fn delta_relation(&self) -> String {
-        format!("\"routed\".{}", quote_ident(&format!("{}$delta", self.name)))
+        format!(
+            "\"routed\".{}",
+            quote_ident(&format!("{}$delta", self.name))
+        )
     }
 
     /// The SQL a statement trigger runs to add the states of its inserted rows (the transition
@@ -240,7 +257,7 @@ pub fn parse_states(measures: &Value, rel: &Relation) -> Result<Vec<State>> {
         let agg_text = obj.get("agg").and_then(Value::as_str).ok_or_else(|| {
             Error::invalid(
                 format!("{path}.agg"),
-                "is required: one of count, sum, min, max, avg",
+                "is required: one of count, sum, min, max, avg, percentile, count_distinct",
             )
         })?;
         let agg = match agg_text {
@@ -249,22 +266,13 @@ pub fn parse_states(measures: &Value, rel: &Relation) -> Result<Vec<State>> {
             "min" => Agg::Min,
             "max" => Agg::Max,
             "avg" => Agg::Avg,
-            "percentile" | "count_distinct" => {
-                return Err(Error::new(
-                    ErrorKind::FeatureNotSupported,
-                    format!("{path}.agg"),
-                    format!(
-                        "{} needs a mergeable sketch, which rollups do not keep yet",
-                        show(agg_text)
-                    ),
-                )
-                .with_hint("queries with this measure are answered from the base table"))
-            }
+            "percentile" => Agg::Percentile,
+            "count_distinct" => Agg::CountDistinct,
             other => {
                 return Err(Error::invalid(
                     format!("{path}.agg"),
                     format!(
-                        "unknown aggregate {}; expected one of count, sum, min, max, avg",
+                        "unknown aggregate {}; expected one of count, sum, min, max, avg, percentile, count_distinct",
                         show(other)
                     ),
                 ))
@@ -309,7 +317,9 @@ pub fn parse_states(measures: &Value, rel: &Relation) -> Result<Vec<State>> {
             Agg::Sum => &[StateKind::Sum],
             Agg::Min => &[StateKind::Min],
             Agg::Max => &[StateKind::Max],
-            _ => &[StateKind::AvgSum, StateKind::Count],
+            Agg::Percentile => &[StateKind::Quantile],
+            Agg::CountDistinct => &[StateKind::Distinct],
+            Agg::Avg => &[StateKind::AvgSum, StateKind::Count],
         };
         for &kind in kinds {
             if states

@@ -127,7 +127,7 @@ pub fn plan(
                     can_answer: true,
                     reason: c.reason.clone(),
                     staleness_micros: Some(c.staleness_us),
-                    exact: c.staleness_us == 0,
+                    exact: c.staleness_us == 0 && !c.approximate,
                 });
                 let better = match &best {
                     None => true,
@@ -198,7 +198,7 @@ pub fn plan(
         }),
         staleness_micros: c.staleness_us,
         budget_micros,
-        approximate: false,
+        approximate: c.approximate,
     }
 }
 
@@ -207,6 +207,7 @@ struct Coverage {
     to_us: i64,
     base_ranges: Vec<(Option<i64>, i64)>,
     staleness_us: i64,
+    approximate: bool,
     reason: String,
 }
 
@@ -290,6 +291,10 @@ fn cover(
             m.column.as_deref().unwrap_or("*")
         ));
     }
+    let approximate = bound.measures.iter().any(|m| is_sketched(m.agg));
+    if approximate && bound.exact {
+        return Err("exact: true rules out the rollup's approximate sketches".into());
+    }
     let Some(watermark) = r.watermark_us else {
         return Err("nothing is materialized yet".into());
     };
@@ -328,9 +333,14 @@ fn cover(
     }
     let base = merge(base);
     let reason = format!(
-        "whole buckets from {} to {} materialized{}{}",
+        "whole buckets from {} to {} materialized{}{}{}",
         from.map_or("the start".into(), format_rfc3339_utc),
         format_rfc3339_utc(to),
+        if approximate {
+            "; percentile and count_distinct from sketches (approximate)"
+        } else {
+            ""
+        },
         if refreshed_by_base > 0 {
             format!("; {refreshed_by_base} invalidated range(s) read from the base table")
         } else {
@@ -350,6 +360,7 @@ fn cover(
         to_us: to,
         base_ranges: base,
         staleness_us: staleness,
+        approximate,
         reason,
     })
 }
@@ -365,8 +376,14 @@ fn derivable(def: &RollupDef, m: &BoundMeasure) -> bool {
         (Agg::Avg, c) => {
             def.state(StateKind::AvgSum, c).is_some() && def.state(StateKind::Count, c).is_some()
         }
-        (Agg::Percentile | Agg::CountDistinct, _) => false,
+        (Agg::Percentile, c) => def.state(StateKind::Quantile, c).is_some(),
+        (Agg::CountDistinct, c) => def.state(StateKind::Distinct, c).is_some(),
     }
+}
+
+/// Measures a rollup answers from sketches, approximately.
+fn is_sketched(agg: Agg) -> bool {
+    matches!(agg, Agg::Percentile | Agg::CountDistinct)
 }
 
 /// Sorts and merges overlapping or touching ranges (`None` = unbounded below).

@@ -19,7 +19,8 @@ fn bound(doc: &str) -> Bound {
 }
 
 fn hourly(pending: Vec<Pending>) -> RollupFacts {
-    let measures = serde_json::json!([{"agg": "count"}, {"agg": "avg", "column": "execution_time_ms"}]);
+    let measures =
+        serde_json::json!([{"agg": "count"}, {"agg": "avg", "column": "execution_time_ms"}]);
     RollupFacts {
         def: RollupDef {
             name: "metrics_hourly".into(),
@@ -53,7 +54,12 @@ fn route(doc: &str, budget: i64, facts: &[RollupFacts], w: &Window) -> Plan {
 
 #[test]
 fn whole_buckets_come_from_the_rollup_alone() {
-    let p = route(DAYS_2_TO_9, 0, &[hourly(vec![])], &window(Some(NOV1 + 24 * HOUR), NOV1 + 8 * 24 * HOUR));
+    let p = route(
+        DAYS_2_TO_9,
+        0,
+        &[hourly(vec![])],
+        &window(Some(NOV1 + 24 * HOUR), NOV1 + 8 * 24 * HOUR),
+    );
     assert_eq!(p.source, "rollup");
     assert_eq!(p.staleness_micros, 0);
     assert!(p.rollup.unwrap().base_ranges.is_empty());
@@ -67,17 +73,27 @@ fn partial_edges_and_the_tail_go_to_the_base_table() {
     let read = p.rollup.unwrap();
     assert_eq!(read.from_us, Some(NOV1 + 25 * HOUR));
     assert_eq!(read.to_us, NOW - 2 * HOUR);
-    assert_eq!(read.base_ranges, vec![(Some(from), NOV1 + 25 * HOUR), (Some(NOW - 2 * HOUR), NOW)]);
+    assert_eq!(
+        read.base_ranges,
+        vec![(Some(from), NOV1 + 25 * HOUR), (Some(NOW - 2 * HOUR), NOW)]
+    );
 }
 
 #[test]
 fn invalidated_buckets_are_read_from_the_base_table_at_budget_zero() {
-    let pending = Pending { lo_us: NOV1 + 30 * HOUR, hi_us: NOV1 + 32 * HOUR, since_us: NOW - 60_000_000 };
+    let pending = Pending {
+        lo_us: NOV1 + 30 * HOUR,
+        hi_us: NOV1 + 32 * HOUR,
+        since_us: NOW - 60_000_000,
+    };
     let w = window(Some(NOV1 + 24 * HOUR), NOV1 + 8 * 24 * HOUR);
     let p = route(DAYS_2_TO_9, 0, &[hourly(vec![pending])], &w);
     assert_eq!(p.source, "rollup+base");
     assert_eq!(p.staleness_micros, 0);
-    assert_eq!(p.rollup.unwrap().base_ranges, vec![(Some(NOV1 + 30 * HOUR), NOV1 + 32 * HOUR)]);
+    assert_eq!(
+        p.rollup.unwrap().base_ranges,
+        vec![(Some(NOV1 + 30 * HOUR), NOV1 + 32 * HOUR)]
+    );
     // a budget of two minutes serves the bucket as it is, and says it is a minute stale
     let p = route(DAYS_2_TO_9, 120_000_000, &[hourly(vec![pending])], &w);
     assert_eq!((p.source, p.staleness_micros), ("rollup", 60_000_000));
@@ -87,33 +103,82 @@ fn invalidated_buckets_are_read_from_the_base_table_at_budget_zero() {
 fn a_change_logged_after_now_is_never_served_as_exact() {
     // the reader's transaction began before the change was logged (its own write, or a commit
     // it sees in READ COMMITTED): the age is not negative, and budget 0 reads the base table
-    let pending = Pending { lo_us: NOV1 + 30 * HOUR, hi_us: NOV1 + 31 * HOUR, since_us: NOW + 5_000_000 };
-    let p = route(DAYS_2_TO_9, 0, &[hourly(vec![pending])], &window(Some(NOV1 + 24 * HOUR), NOV1 + 8 * 24 * HOUR));
-    assert_eq!(p.rollup.unwrap().base_ranges, vec![(Some(NOV1 + 30 * HOUR), NOV1 + 31 * HOUR)]);
-    let p = route(DAYS_2_TO_9, 1_000_000, &[hourly(vec![pending])], &window(Some(NOV1 + 24 * HOUR), NOV1 + 8 * 24 * HOUR));
+    let pending = Pending {
+        lo_us: NOV1 + 30 * HOUR,
+        hi_us: NOV1 + 31 * HOUR,
+        since_us: NOW + 5_000_000,
+    };
+    let p = route(
+        DAYS_2_TO_9,
+        0,
+        &[hourly(vec![pending])],
+        &window(Some(NOV1 + 24 * HOUR), NOV1 + 8 * 24 * HOUR),
+    );
+    assert_eq!(
+        p.rollup.unwrap().base_ranges,
+        vec![(Some(NOV1 + 30 * HOUR), NOV1 + 31 * HOUR)]
+    );
+    let p = route(
+        DAYS_2_TO_9,
+        1_000_000,
+        &[hourly(vec![pending])],
+        &window(Some(NOV1 + 24 * HOUR), NOV1 + 8 * 24 * HOUR),
+    );
     assert_eq!(p.staleness_micros, 1, "served stale, so not claimed exact");
 }
 
 #[test]
 fn a_truncate_sends_everything_below_the_range_to_the_base_table() {
-    let pending = Pending { lo_us: i64::MIN + 1, hi_us: i64::MAX, since_us: NOW - 1 };
-    let p = route(DAYS_2_TO_9, 0, &[hourly(vec![pending])], &window(Some(NOV1 + 24 * HOUR), NOV1 + 8 * 24 * HOUR));
+    let pending = Pending {
+        lo_us: i64::MIN + 1,
+        hi_us: i64::MAX,
+        since_us: NOW - 1,
+    };
+    let p = route(
+        DAYS_2_TO_9,
+        0,
+        &[hourly(vec![pending])],
+        &window(Some(NOV1 + 24 * HOUR), NOV1 + 8 * 24 * HOUR),
+    );
     let read = p.rollup.unwrap();
-    assert_eq!(read.base_ranges, vec![(Some(NOV1 + 24 * HOUR), NOV1 + 8 * 24 * HOUR)]);
+    assert_eq!(
+        read.base_ranges,
+        vec![(Some(NOV1 + 24 * HOUR), NOV1 + 8 * 24 * HOUR)]
+    );
     let open = r#"{"source": "metrics", "time": {"column": "ts", "to": "2026-11-09T00:00:00Z"},
       "measures": [{"name": "n", "agg": "count"}]}"#;
-    let p = route(open, 0, &[hourly(vec![pending])], &window(None, NOV1 + 8 * 24 * HOUR));
-    assert_eq!(p.rollup.unwrap().base_ranges, vec![(None, NOV1 + 8 * 24 * HOUR)]);
+    let p = route(
+        open,
+        0,
+        &[hourly(vec![pending])],
+        &window(None, NOV1 + 8 * 24 * HOUR),
+    );
+    assert_eq!(
+        p.rollup.unwrap().base_ranges,
+        vec![(None, NOV1 + 8 * 24 * HOUR)]
+    );
 }
 
 #[test]
 fn what_a_rollup_cannot_answer_goes_to_the_base_table_with_a_reason() {
     let w = window(Some(NOV1 + 24 * HOUR), NOV1 + 8 * 24 * HOUR);
     let cases = [
-        (r#""dimensions": ["rule_category"]"#, "not one of the rollup's dimensions"),
-        (r#""where": [{"column": "metric_type", "op": "=", "value": "x"}]"#, "needs a column the rollup does not keep"),
-        (r#""measures": [{"name": "p", "agg": "percentile", "column": "execution_time_ms", "q": 0.5}]"#, "cannot be derived"),
-        (r#""measures": [{"name": "s", "agg": "sum", "column": "records"}]"#, "cannot be derived"),
+        (
+            r#""dimensions": ["rule_category"]"#,
+            "not one of the rollup's dimensions",
+        ),
+        (
+            r#""where": [{"column": "metric_type", "op": "=", "value": "x"}]"#,
+            "needs a column the rollup does not keep",
+        ),
+        (
+            r#""measures": [{"name": "p", "agg": "percentile", "column": "execution_time_ms", "q": 0.5}]"#,
+            "cannot be derived",
+        ),
+        (
+            r#""measures": [{"name": "s", "agg": "sum", "column": "records"}]"#,
+            "cannot be derived",
+        ),
     ];
     for (part, reason) in cases {
         let mut doc: serde_json::Value = serde_json::from_str(DAYS_2_TO_9).unwrap();
@@ -123,7 +188,11 @@ fn what_a_rollup_cannot_answer_goes_to_the_base_table_with_a_reason() {
         }
         let p = route(&doc.to_string(), 0, &[hourly(vec![])], &w);
         assert_eq!(p.source, "base", "{part}");
-        assert!(p.candidates[0].reason.contains(reason), "{part}: {}", p.candidates[0].reason);
+        assert!(
+            p.candidates[0].reason.contains(reason),
+            "{part}: {}",
+            p.candidates[0].reason
+        );
     }
     let ninety = DAYS_2_TO_9.replace("3 hours", "90 minutes");
     assert_eq!(route(&ninety, 0, &[hourly(vec![])], &w).source, "base");
@@ -136,7 +205,11 @@ fn calendar_buckets_need_boundaries_on_the_rollup_grid() {
     w.calendar_boundaries_us = Some((1..9).map(|d| NOV1 + d * 24 * HOUR).collect());
     assert_eq!(route(&daily, 0, &[hourly(vec![])], &w).source, "rollup");
     // Asia/Kolkata: days start at 18:30 UTC
-    w.calendar_boundaries_us = Some((1..9).map(|d| NOV1 + d * 24 * HOUR - 5 * HOUR - HOUR / 2).collect());
+    w.calendar_boundaries_us = Some(
+        (1..9)
+            .map(|d| NOV1 + d * 24 * HOUR - 5 * HOUR - HOUR / 2)
+            .collect(),
+    );
     let p = route(&daily, 0, &[hourly(vec![])], &w);
     assert_eq!(p.source, "base");
     assert!(p.candidates[0].reason.contains("off the rollup's"));
@@ -147,7 +220,12 @@ fn the_coarsest_rollup_that_can_answer_wins() {
     let mut coarse = hourly(vec![]);
     coarse.def.name = "metrics_3h".into();
     coarse.def.width_secs = 3 * 3600;
-    let p = route(DAYS_2_TO_9, 0, &[hourly(vec![]), coarse], &window(Some(NOV1 + 24 * HOUR), NOV1 + 8 * 24 * HOUR));
+    let p = route(
+        DAYS_2_TO_9,
+        0,
+        &[hourly(vec![]), coarse],
+        &window(Some(NOV1 + 24 * HOUR), NOV1 + 8 * 24 * HOUR),
+    );
     assert_eq!(p.rollup.unwrap().index, 1);
 }
 
@@ -155,7 +233,12 @@ fn the_coarsest_rollup_that_can_answer_wins() {
 fn rollup_sql_merges_states_and_keeps_values_as_parameters() {
     let b = bound(DAYS_2_TO_9);
     let facts = hourly(vec![]);
-    let p = plan(&b, 0, std::slice::from_ref(&facts), Some(&window(Some(NOV1 + 24 * HOUR + 1), NOW)));
+    let p = plan(
+        &b,
+        0,
+        std::slice::from_ref(&facts),
+        Some(&window(Some(NOV1 + 24 * HOUR + 1), NOW)),
+    );
     let g = generate(&b, &p, Some(&facts.def));
     assert!(
         g.rows_sql.contains("FROM (SELECT * FROM \"routed\".\"metrics_hourly\" UNION ALL SELECT * FROM \"routed\".\"metrics_hourly$delta\") AS r"),
@@ -163,6 +246,36 @@ fn rollup_sql_merges_states_and_keeps_values_as_parameters() {
         g.rows_sql
     );
     assert!(g.rows_sql.contains("UNION ALL"));
-    assert!(g.rows_sql.contains("CAST(sum(u.\"avg_sum(execution_time_ms)\") AS \"pg_catalog\".\"float8\")"));
-    assert!(!g.rows_sql.contains("2026-"), "times travel as parameters: {}", g.rows_sql);
+    assert!(g
+        .rows_sql
+        .contains("CAST(sum(u.\"avg_sum(execution_time_ms)\") AS \"pg_catalog\".\"float8\")"));
+    assert!(
+        !g.rows_sql.contains("2026-"),
+        "times travel as parameters: {}",
+        g.rows_sql
+    );
+}
+
+#[test]
+fn sketches_answer_approximately_unless_the_document_demands_exact() {
+    let measures = serde_json::json!([{"agg": "count"}, {"agg": "percentile", "column": "execution_time_ms"},
+                                      {"agg": "count_distinct", "column": "rule_id"}]);
+    let mut facts = hourly(vec![]);
+    facts.def.states = parse_states(&measures, &common::metrics()).unwrap();
+    let doc = r#"{"source": "metrics", "time": {"column": "ts", "from": "2026-11-02T00:00:00Z", "to": "2026-11-09T00:00:00Z"},
+      "measures": [{"name": "p", "agg": "percentile", "column": "execution_time_ms", "q": 0.95},
+                   {"name": "r", "agg": "count_distinct", "column": "rule_id"}]}"#;
+    let w = window(Some(NOV1 + 24 * HOUR), NOV1 + 8 * 24 * HOUR);
+    let p = route(doc, 0, std::slice::from_ref(&facts), &w);
+    assert_eq!((p.source, p.approximate), ("rollup", true));
+    assert!(!p.candidates[0].exact);
+    let g = generate(&bound(doc), &p, Some(&facts.def));
+    assert!(g.rows_sql.contains("\"routed\".\"quantile\"(\"routed\".\"quantile_merge\"(u.\"quantile(execution_time_ms)\")"), "{}", g.rows_sql);
+    assert!(g.rows_sql.contains(
+        "\"routed\".\"distinct_count\"(\"routed\".\"distinct_merge\"(u.\"distinct(rule_id)\")"
+    ));
+    let exact = doc.replacen("\"measures\"", "\"exact\": true, \"measures\"", 1);
+    let p = route(&exact, 0, std::slice::from_ref(&facts), &w);
+    assert_eq!((p.source, p.approximate), ("base", false));
+    assert!(p.candidates[0].reason.contains("exact: true"));
 }
