@@ -165,16 +165,5 @@ queries with pgbench -M prepared, 1 client.
 
 After the refresh rounds, the closed-window answer from the rollup and from the base table were **$SAME**.
 MD
-python3 - "$OUT" "$SECTION" <<'PY'
-import sys
-out, section = sys.argv[1], open(sys.argv[2]).read()
-text = open(out).read() if __import__("os").path.exists(out) else "# Benchmark results\n"
-begin, end = "<!-- rollups:begin -->", "<!-- rollups:end -->"
-block = f"{begin}\n{section}{end}"
-if begin in text:
-    text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
-else:
-    text = text.rstrip() + "\n\n" + block + "\n"
-open(out, "w").write(text)
-PY
+"$REPO/benches/write_section.py" "$OUT" rollups "$SECTION"
 cat "$SECTION"

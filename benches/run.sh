@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks for issue #3, written to benches/RESULTS.md:
+# Benchmarks for issue #3, written to their section of benches/RESULTS.md:
 #  1. routed_query on the base path vs the same question as hand-written SQL, on the demo
 #     dataset (2,000,000 rows over 30 days), pgbench -M prepared, alternating rounds in one run;
 #  2. the per-call cost of parse + normalize + plan + codegen (criterion, routed-core).
@@ -55,14 +55,15 @@ crit=$(cd "$REPO" && cargo bench --locked -p routed-core --bench pipeline -- --w
 crit_md=""
 while IFS='|' read -r name t; do crit_md+="| \`$name\` | $t |"$'\n'; done <<< "$crit"
 
-cat > "$OUT" <<MD
-# Benchmark results
+SECTION="$WORK/base.md"
+cat > "$SECTION" <<MD
+## Base path (issue #3)
 
 Produced by \`benches/run.sh $SECS $ROUNDS\` on $(date -u +%Y-%m-%d) ($(nproc) cores, PostgreSQL $(pg_config --version | awk '{print $2}'), release build).
 Ratios are measured against a baseline in the same run; machines here are noisy, so compare ratios,
 not absolute times, across runs.
 
-## routed_query (base path) vs hand-written SQL
+### routed_query (base path) vs hand-written SQL
 
 Demo dataset: \`metrics\`, $ROWS rows over 30 days. \`pgbench -n -M prepared -T $SECS\`, one client,
 $ROUNDS alternating rounds per scenario; ratio = routed latency / plain latency (median of rounds).
@@ -71,7 +72,7 @@ Target (issue #3): ≤ 1.05 for an aggregate over 1M rows.
 | Scenario | plain SQL ms | routed_query ms | ratio |
 |---|---|---|---|
 $rows_md
-## Per-call cost of the pure pipeline (criterion)
+### Per-call cost of the pure pipeline (criterion)
 
 Typical dashboard document (SPEC's example: 2 dimensions, 5 measures with a percentile, a
 distinct count and a filtered count, an \`in\` filter, order and limit). Median time per call.
@@ -81,5 +82,6 @@ Target (issue #3): ≤ 20 µs for parse + normalize + plan + codegen.
 |---|---|
 $crit_md
 MD
+"$REPO/benches/write_section.py" "$OUT" base "$SECTION"
 log "wrote $OUT"
-cat "$OUT"
+cat "$SECTION"
