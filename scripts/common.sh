@@ -44,9 +44,9 @@ install_extension() {
   local flag="--release"; [ "$profile" = debug ] && flag=""
   [ "$(id -u)" = 0 ] || flag="$flag --sudo"   # the PostgreSQL directories belong to root
   (cd "$REPO" && cargo pgrx install $flag --pg-config "$PG_CONFIG" --features pg15 2>&1 | grep -vE "^\s*(Compiling|Checking)" | tail -n 5)
-  # upgrade scripts from earlier versions (ALTER EXTENSION pg_routed UPDATE)
+  # earlier versions' install scripts and the upgrade scripts from them (ALTER EXTENSION UPDATE)
   local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-  $sudo cp "$REPO"/sql/pg_routed--*--*.sql "$("$PG_CONFIG" --sharedir)/extension/"
+  $sudo cp "$REPO"/sql/pg_routed--0.1.0.sql "$REPO"/sql/pg_routed--*--*.sql "$("$PG_CONFIG" --sharedir)/extension/"
 }
 
 # Creates (once) and starts a cluster: cluster_up DATADIR PORT. Trust auth on loopback only.

@@ -29,7 +29,21 @@ golden_tests() {
   local version; version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO/Cargo.toml" | head -n 1)
   python3 "$REPO/scripts/upgrade_sql.py" "$("$PG_CONFIG" --sharedir)/extension/pg_routed--$version.sql" \
     | diff -u "$REPO/sql/pg_routed--0.1.0--$version.sql" - || { echo "sql/pg_routed--0.1.0--$version.sql is stale: regenerate it with scripts/upgrade_sql.py"; return 1; }
-  "$REPO/scripts/regress.sh" sql "$TEST_PORT"
+  upgrade_check && "$REPO/scripts/regress.sh" sql "$TEST_PORT"
+}
+
+# 0.1.0 + ALTER EXTENSION UPDATE must own exactly the objects a fresh CREATE EXTENSION owns
+upgrade_check() {
+  local q="psql -X -q -At -h 127.0.0.1 -p $TEST_PORT -U postgres"
+  local members="SELECT pg_describe_object(classid, objid, objsubid) FROM pg_depend WHERE deptype = 'e'
+    AND refclassid = 'pg_extension'::regclass AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_routed') ORDER BY 1"
+  for db in routed_upgraded routed_fresh; do
+    $q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" || return 1
+  done
+  $q -d routed_upgraded -c "CREATE EXTENSION pg_routed VERSION '0.1.0'" -c "ALTER EXTENSION pg_routed UPDATE" || return 1
+  $q -d routed_fresh -c "CREATE EXTENSION pg_routed" || return 1
+  diff -u <($q -d routed_fresh -c "$members") <($q -d routed_upgraded -c "$members") \
+    || { echo "upgrade from 0.1.0 does not reach the objects of a fresh install"; return 1; }
 }
 isolation_tests() { "$REPO/scripts/regress.sh" isolation "$TEST_PORT"; }
 

@@ -130,7 +130,12 @@ fn create(
         }
         let table = def.relation();
         c.update(
-            format!("CREATE TABLE {table} AS {} WITH NO DATA", def.states_select(&from)).as_str(),
+            // sketches go out of line (TOAST), so queries of plain states scan narrow rows
+            format!(
+                "CREATE TABLE {table} WITH (toast_tuple_target = 128) AS {} WITH NO DATA",
+                def.states_select(&from)
+            )
+            .as_str(),
             None,
             &[],
         )?;
@@ -140,7 +145,11 @@ fn create(
             &[],
         )?;
         let delta = def.delta_relation();
-        c.update(format!("CREATE TABLE {delta} (LIKE {table})").as_str(), None, &[])?;
+        c.update(
+            format!("CREATE TABLE {delta} (LIKE {table}) WITH (toast_tuple_target = 128)").as_str(),
+            None,
+            &[],
+        )?;
         c.update(format!("CREATE INDEX ON {delta} (bucket)").as_str(), None, &[])?;
         c.update(
             "INSERT INTO routed.rollup_catalog (name, source, time_column, granularity, dimensions, \
