@@ -105,8 +105,11 @@ SCATTERED_STMTS=$(awk '$1 == "scattered_statements" {print $2}' "$WORK/refresh.t
 SCATTERED_DELETE=$(awk '$1 == "scattered_delete" {print $2}' "$WORK/refresh.txt" | median)
 # after all that, the rollup's answer must still be the base table's (floats to 12 digits: sums of
 # float8 in another order round differently)
-P -c "SET routed.enabled = off" -c "SELECT routed_query('{\"source\": \"bench\", \"time\": {\"from\": \"now-30d\", \"to\": \"$TO\", \"granularity\": \"1 day\"}, $Q}')->'rows'" > "$WORK/exact.json"
-P -c "SELECT routed_query('{\"source\": \"bench\", \"time\": {\"from\": \"now-30d\", \"to\": \"$TO\", \"granularity\": \"1 day\"}, $Q}')->'rows'" > "$WORK/routed.json"
+# one transaction, so both answers see the same now()
+P -c "BEGIN" -c "SELECT routed_query('{\"source\": \"bench\", \"time\": {\"from\": \"now-30d\", \"to\": \"$TO\", \"granularity\": \"1 day\"}, $Q}')->'rows'" \
+  -c "SET LOCAL routed.enabled = off" -c "SELECT routed_query('{\"source\": \"bench\", \"time\": {\"from\": \"now-30d\", \"to\": \"$TO\", \"granularity\": \"1 day\"}, $Q}')->'rows'" \
+  -c "COMMIT" > "$WORK/answers.txt"
+sed -n 1p "$WORK/answers.txt" > "$WORK/routed.json"; sed -n 2p "$WORK/answers.txt" > "$WORK/exact.json"
 SAME=$(python3 - "$WORK/exact.json" "$WORK/routed.json" <<'PY'
 import json, math, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:3])

@@ -102,41 +102,31 @@ pub unsafe extern "C-unwind" fn routed_rows_wrapper(
         pg_sys::MemoryContextSwitchTo(old);
         (store, desc)
     };
-    Spi::connect(|client| -> Result<(), pgrx::spi::Error> {
-        client.select(p.generated.rows_sql.as_str(), None, &args)?;
-        unsafe {
-            let table = pg_sys::SPI_tuptable;
-            if table.is_null() {
-                return Ok(());
-            }
-            let got = PgTupleDesc::from_pg_unchecked((*table).tupdesc);
-            let matches = got.len() == expected.len()
-                && got
-                    .iter()
-                    .zip(&expected)
-                    .all(|(g, e)| g.type_oid().value() == e.1);
-            if !matches {
-                raise_with(
-                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                    format!(
-                        "routed_rows: the query produced {} columns of other types than planned",
-                        got.len()
-                    ),
-                    None,
-                );
-            }
-            for i in 0..(*table).numvals as usize {
-                pg_sys::tuplestore_puttuple(store, *(*table).vals.add(i));
-            }
+    // read in the statement's snapshot, like routed_query (the router's facts were read in it)
+    crate::snapshot_read::read(&p.generated.rows_sql, &args, |rows| unsafe {
+        let table = rows.table();
+        if table.is_null() {
+            return;
         }
-        Ok(())
-    })
-    .unwrap_or_else(|e| {
-        raise_with(
-            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-            format!("query failed: {e}"),
-            None,
-        )
+        let got = PgTupleDesc::from_pg_unchecked((*table).tupdesc);
+        let matches = got.len() == expected.len()
+            && got
+                .iter()
+                .zip(&expected)
+                .all(|(g, e)| g.type_oid().value() == e.1);
+        if !matches {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!(
+                    "routed_rows: the query produced {} columns of other types than planned",
+                    got.len()
+                ),
+                None,
+            );
+        }
+        for i in 0..rows.len() {
+            pg_sys::tuplestore_puttuple(store, *(*table).vals.add(i));
+        }
     });
 
     unsafe {

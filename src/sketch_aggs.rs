@@ -41,8 +41,9 @@ unsafe extern "C-unwind" fn drop_state<T>(arg: *mut c_void) {
     drop(unsafe { Box::from_raw(arg as *mut T) });
 }
 
-/// The transition state (argument 0), created in the aggregate's memory context on first use.
-unsafe fn state<T: Default>(fcinfo: pg_sys::FunctionCallInfo) -> *mut T {
+/// The transition state (argument 0), created by `init` in the aggregate's memory context on
+/// first use.
+unsafe fn state<T>(fcinfo: pg_sys::FunctionCallInfo, init: fn() -> T) -> *mut T {
     if !unsafe { pg_arg_is_null(fcinfo, 0) } {
         return unsafe { pg_getarg_datum_raw(fcinfo, 0) }.cast_mut_ptr::<T>();
     }
@@ -54,7 +55,7 @@ unsafe fn state<T: Default>(fcinfo: pg_sys::FunctionCallInfo) -> *mut T {
             None,
         );
     }
-    let boxed = Box::into_raw(Box::<T>::default());
+    let boxed = Box::into_raw(Box::new(init()));
     unsafe {
         let callback =
             pg_sys::MemoryContextAlloc(context, size_of::<pg_sys::MemoryContextCallback>())
@@ -83,7 +84,7 @@ fn bytea_datum(bytes: Vec<u8>) -> pg_sys::Datum {
 pub unsafe extern "C-unwind" fn routed_quantile_add(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    let s = unsafe { state::<QuantileSketch>(fcinfo) };
+    let s = unsafe { state(fcinfo, QuantileSketch::new) };
     if let Some(x) = unsafe { pg_getarg::<f64>(fcinfo, 1) } {
         unsafe { (*s).add(x) };
     }
@@ -95,10 +96,9 @@ pub unsafe extern "C-unwind" fn routed_quantile_add(
 pub unsafe extern "C-unwind" fn routed_quantile_merge_add(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    let s = unsafe { state::<QuantileSketch>(fcinfo) };
+    let s = unsafe { state(fcinfo, QuantileSketch::new) };
     if let Some(bytes) = unsafe { pg_getarg::<&[u8]>(fcinfo, 1) } {
-        let other = QuantileSketch::from_bytes(bytes).unwrap_or_else(|e| bad_sketch("quantile", e));
-        unsafe { (*s).merge(&other) };
+        unsafe { (*s).merge_bytes(bytes) }.unwrap_or_else(|e| bad_sketch("quantile", e));
     }
     pg_sys::Datum::from(s)
 }
@@ -162,7 +162,7 @@ unsafe fn hash_arg(fcinfo: pg_sys::FunctionCallInfo) -> u64 {
 pub unsafe extern "C-unwind" fn routed_distinct_add(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    let s = unsafe { state::<DistinctSketch>(fcinfo) };
+    let s = unsafe { state(fcinfo, DistinctSketch::new) };
     if !unsafe { pg_arg_is_null(fcinfo, 1) } {
         let h = unsafe { hash_arg(fcinfo) };
         unsafe { (*s).add_hash(h) };
@@ -175,10 +175,9 @@ pub unsafe extern "C-unwind" fn routed_distinct_add(
 pub unsafe extern "C-unwind" fn routed_distinct_merge_add(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    let s = unsafe { state::<DistinctSketch>(fcinfo) };
+    let s = unsafe { state(fcinfo, DistinctSketch::dense) };
     if let Some(bytes) = unsafe { pg_getarg::<&[u8]>(fcinfo, 1) } {
-        let other = DistinctSketch::from_bytes(bytes).unwrap_or_else(|e| bad_sketch("distinct", e));
-        unsafe { (*s).merge(&other) };
+        unsafe { (*s).merge_bytes(bytes) }.unwrap_or_else(|e| bad_sketch("distinct", e));
     }
     pg_sys::Datum::from(s)
 }

@@ -20,6 +20,11 @@ impl Rows {
         self.count
     }
 
+    /// SPI's result table, for callers that copy tuples out whole.
+    pub fn table(&self) -> *mut pg_sys::SPITupleTable {
+        self.table
+    }
+
     /// Column `col` (1-based) of row `row` (0-based); None when NULL.
     pub fn get<T: FromDatum>(&self, row: usize, col: i32) -> Option<T> {
         unsafe {

@@ -14,6 +14,8 @@ use crate::time::format_rfc3339_utc;
 use std::fmt::Write;
 
 const TSTZMULTIRANGE: u32 = 4534;
+/// Base-table ranges up to this many are OR'ed conditions; more are joined from a multirange.
+const MAX_OR_RANGES: usize = 16;
 
 /// `{[a,b),[c,d)}` with `-infinity` for an open start.
 pub fn multirange_text(ranges: &[(Option<i64>, i64)]) -> String {
@@ -72,11 +74,21 @@ impl Gen {
             first = false;
         };
         let mut n = 0;
+        // fixed granularities: each half computes the answer's bucket (a multiple of the
+        // rollup's width); calendar ones: each half keeps the rollup's buckets and the outer
+        // query truncates them once (the router checked that they tile the calendar buckets),
+        // so base rows pay for date_bin, not for a time-zone conversion each
         let bucketed = t.granularity.is_some();
+        let calendar = t.granularity.is_some_and(|g| g.calendar_field().is_some());
         if bucketed {
             sep(self);
             n += 1;
-            let _ = write!(self.sql, "u.b AS c{n}");
+            if calendar {
+                self.bucket_of(t, "u.b");
+            } else {
+                self.push("u.b");
+            }
+            let _ = write!(self.sql, " AS c{n}");
         }
         for d in &b.dimensions {
             sep(self);
@@ -89,10 +101,11 @@ impl Gen {
             self.merged(def, m, &b.outputs[b.group_keys() + mi].type_name);
             let _ = write!(self.sql, " AS c{n}");
         }
-        // rollup half: each half computes the answer's bucket itself, from the rollup's
-        // buckets (which tile it) and from the rows' own times (edge buckets need not)
+        // rollup half
         self.push(" FROM (SELECT ");
-        if bucketed {
+        if calendar {
+            self.push("r.bucket");
+        } else if bucketed {
             self.bucket_of(t, "r.bucket");
         } else {
             self.push("NULL");
@@ -131,7 +144,16 @@ impl Gen {
         if !read.base_ranges.is_empty() {
             let col = quote_ident(&def.time_column);
             self.push(" UNION ALL SELECT ");
-            if bucketed {
+            if calendar {
+                self.push("date_bin(");
+                self.text(
+                    format!("{} seconds", def.width_secs),
+                    oid::INTERVAL,
+                    "interval",
+                    "time.granularity",
+                );
+                let _ = write!(self.sql, ", s.{col}, TIMESTAMPTZ '1970-01-01 00:00:00+00')");
+            } else if bucketed {
                 self.bucket_of(t, &format!("s.{col}"));
             } else {
                 self.push("NULL");
@@ -142,16 +164,33 @@ impl Gen {
             for s in &states {
                 let _ = write!(self.sql, ", {}", s.expr("s."));
             }
-            self.push(" FROM unnest(");
-            self.ranges(read);
-            let _ = write!(
-                self.sql,
-                ") AS x(range) JOIN {} AS s ON s.{col} >= lower(x.range) AND s.{col} < upper(x.range)",
-                b.relation
-            );
+            if read.base_ranges.len() <= MAX_OR_RANGES {
+                // a few ranges: OR'ed, so the planner sees them (bitmap index scans, estimates)
+                let _ = write!(self.sql, " FROM {} AS s WHERE (", b.relation);
+                for (i, (lo, hi)) in read.base_ranges.iter().enumerate() {
+                    self.push(if i > 0 { " OR (" } else { "(" });
+                    if let Some(lo) = lo {
+                        let _ = write!(self.sql, "s.{col} >= ");
+                        self.timestamptz(*lo, "time");
+                        self.push(" AND ");
+                    }
+                    let _ = write!(self.sql, "s.{col} < ");
+                    self.timestamptz(*hi, "time");
+                    self.push(")");
+                }
+                self.push(")");
+            } else {
+                self.push(" FROM unnest(");
+                self.ranges(read);
+                let _ = write!(
+                    self.sql,
+                    ") AS x(range) JOIN {} AS s ON s.{col} >= lower(x.range) AND s.{col} < upper(x.range) WHERE true",
+                    b.relation
+                );
+            }
             self.qualifier = "s.";
             if !b.filters.is_empty() {
-                self.push(" WHERE ");
+                self.push(" AND ");
                 self.conjunction(&b.filters);
             }
             self.push(" GROUP BY 1");

@@ -54,9 +54,9 @@ pub struct Window {
     pub now_us: i64,
     pub from_us: Option<i64>,
     pub to_us: i64,
-    /// For calendar granularities: the bucket boundaries in the window, so the router can
-    /// check that a rollup's buckets tile the calendar buckets in the session TimeZone; None
-    /// when they could not be listed (no `from`).
+    /// For calendar granularities: the bucket boundaries from the start of `from`'s bucket to
+    /// `to`, so the router can check that a rollup's buckets tile the calendar buckets in the
+    /// session TimeZone; None when they could not be listed (no `from`).
     pub calendar_boundaries_us: Option<Vec<i64>>,
 }
 
@@ -256,12 +256,9 @@ fn cover(
                     cal.canonical()
                 ));
             };
-            let inside = |b: &&i64| w.from_us.is_some_and(|f| **b > f) && **b < w.to_us;
-            if let Some(b) = boundaries
-                .iter()
-                .filter(inside)
-                .find(|b| b.rem_euclid(width) != 0)
-            {
+            // every boundary, the start of `from`'s bucket included: then each of the rollup's
+            // buckets, edge buckets too, lies in one calendar bucket
+            if let Some(b) = boundaries.iter().find(|b| b.rem_euclid(width) != 0) {
                 return Err(format!(
                     "{} buckets in this TimeZone start off the rollup's {} grid (at {})",
                     cal.canonical(),

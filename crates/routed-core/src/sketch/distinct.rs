@@ -39,6 +39,51 @@ impl DistinctSketch {
         Self::default()
     }
 
+    /// A dense sketch from the start: the state of a merge of many sketches.
+    pub fn dense() -> Self {
+        DistinctSketch::Dense(vec![0; REGISTERS])
+    }
+
+    /// Merges a serialized sketch without building it first (the merge aggregate's hot path).
+    pub fn merge_bytes(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
+        match bytes {
+            [FORMAT_VERSION, 1, regs @ ..] if regs.len() == REGISTERS => {
+                if let DistinctSketch::Sparse(_) = self {
+                    *self = DistinctSketch::Dense(self.registers());
+                }
+                if let DistinctSketch::Dense(mine) = self {
+                    for (m, r) in mine.iter_mut().zip(regs) {
+                        *m = (*m).max(*r);
+                    }
+                }
+                Ok(())
+            }
+            [FORMAT_VERSION, 0, rest @ ..] => {
+                let mut pos = 0;
+                let len = get_u64(rest, &mut pos)?;
+                let mut index = 0u64;
+                for _ in 0..len {
+                    index += get_u64(rest, &mut pos)?;
+                    let r = *rest
+                        .get(pos)
+                        .ok_or(DecodeError("truncated distinct sketch"))?;
+                    pos += 1;
+                    if index >= REGISTERS as u64 || r > 64 {
+                        return Err(DecodeError("distinct sketch register out of range"));
+                    }
+                    self.set(index as u16, r);
+                }
+                if pos != rest.len() {
+                    return Err(DecodeError("trailing bytes after distinct sketch"));
+                }
+                Ok(())
+            }
+            [FORMAT_VERSION, ..] => Err(DecodeError("malformed distinct sketch")),
+            [] => Err(DecodeError("empty distinct sketch")),
+            _ => Err(DecodeError("unknown distinct sketch format version")),
+        }
+    }
+
     /// Adds a value by its 64-bit hash.
     pub fn add_hash(&mut self, hash: u64) {
         let h = mix(hash);
@@ -135,35 +180,9 @@ impl DistinctSketch {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        match bytes {
-            [FORMAT_VERSION, 0, rest @ ..] => {
-                let mut pos = 0;
-                let len = get_u64(rest, &mut pos)?;
-                let mut map = BTreeMap::new();
-                let mut index = 0u64;
-                for _ in 0..len {
-                    index += get_u64(rest, &mut pos)?;
-                    let r = *rest
-                        .get(pos)
-                        .ok_or(DecodeError("truncated distinct sketch"))?;
-                    pos += 1;
-                    if index >= REGISTERS as u64 || r > 64 {
-                        return Err(DecodeError("distinct sketch register out of range"));
-                    }
-                    map.insert(index as u16, r);
-                }
-                if pos != rest.len() {
-                    return Err(DecodeError("trailing bytes after distinct sketch"));
-                }
-                Ok(DistinctSketch::Sparse(map))
-            }
-            [FORMAT_VERSION, 1, regs @ ..] if regs.len() == REGISTERS => {
-                Ok(DistinctSketch::Dense(regs.to_vec()))
-            }
-            [FORMAT_VERSION, ..] => Err(DecodeError("malformed distinct sketch")),
-            [] => Err(DecodeError("empty distinct sketch")),
-            _ => Err(DecodeError("unknown distinct sketch format version")),
-        }
+        let mut s = Self::default();
+        s.merge_bytes(bytes)?;
+        Ok(s)
     }
 }
 

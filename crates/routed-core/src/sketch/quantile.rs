@@ -5,7 +5,6 @@
 
 use super::varint::{get_i64, get_u64, put_i64, put_u64};
 use super::DecodeError;
-use std::collections::BTreeMap;
 
 /// Relative error of every value read back from the sketch.
 pub const RELATIVE_ERROR: f64 = 0.01;
@@ -14,12 +13,59 @@ pub const FORMAT_VERSION: u8 = 1;
 /// Magnitudes below this count as zero.
 const MIN_MAGNITUDE: f64 = 1e-9;
 
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Counts of consecutive bucket indexes starting at `offset` (dense: merging is array adds).
+#[derive(Debug, Clone, Default)]
+struct Store {
+    offset: i32,
+    counts: Vec<u64>,
+}
+
+impl Store {
+    fn add(&mut self, index: i32, count: u64) {
+        if self.counts.is_empty() {
+            self.offset = index;
+            self.counts.push(count);
+            return;
+        }
+        if index < self.offset {
+            let grow = (self.offset - index) as usize;
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.offset = index;
+        }
+        let i = (index - self.offset) as usize;
+        if i >= self.counts.len() {
+            self.counts.resize(i + 1, 0);
+        }
+        self.counts[i] += count;
+    }
+
+    /// (index, count) of non-empty buckets, ascending.
+    fn iter(&self) -> impl DoubleEndedIterator<Item = (i32, u64)> + '_ {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, c)| (self.offset + i as i32, *c))
+    }
+
+    fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
 pub struct QuantileSketch {
-    positive: BTreeMap<i32, u64>,
+    positive: Store,
     /// Buckets of |x| for negative x.
-    negative: BTreeMap<i32, u64>,
+    negative: Store,
     zero: u64,
+}
+
+/// Equal when they hold the same counts (however their stores are laid out).
+impl PartialEq for QuantileSketch {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_bytes() == other.to_bytes()
+    }
 }
 
 fn gamma_ln() -> f64 {
@@ -49,24 +95,57 @@ impl QuantileSketch {
         if x.abs() < MIN_MAGNITUDE {
             self.zero += 1;
         } else if x > 0.0 {
-            *self.positive.entry(index_of(x)).or_default() += 1;
+            self.positive.add(index_of(x), 1);
         } else {
-            *self.negative.entry(index_of(-x)).or_default() += 1;
+            self.negative.add(index_of(-x), 1);
         }
     }
 
     pub fn count(&self) -> u64 {
-        self.zero + self.positive.values().sum::<u64>() + self.negative.values().sum::<u64>()
+        self.zero + self.positive.total() + self.negative.total()
     }
 
     pub fn merge(&mut self, other: &QuantileSketch) {
         self.zero += other.zero;
-        for (i, c) in &other.positive {
-            *self.positive.entry(*i).or_default() += c;
+        for (i, c) in other.positive.iter() {
+            self.positive.add(i, c);
         }
-        for (i, c) in &other.negative {
-            *self.negative.entry(*i).or_default() += c;
+        for (i, c) in other.negative.iter() {
+            self.negative.add(i, c);
         }
+    }
+
+    /// Merges a serialized sketch without building it first (the merge aggregate's hot path).
+    pub fn merge_bytes(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
+        match bytes.first() {
+            Some(&FORMAT_VERSION) => {}
+            Some(_) => return Err(DecodeError("unknown quantile sketch format version")),
+            None => return Err(DecodeError("empty quantile sketch")),
+        }
+        let mut pos = 1;
+        self.zero += get_u64(bytes, &mut pos)?;
+        for negative in [false, true] {
+            let len = get_u64(bytes, &mut pos)?;
+            let mut index = 0i64;
+            for _ in 0..len {
+                index += get_i64(bytes, &mut pos)?;
+                let i = i32::try_from(index)
+                    .ok()
+                    .filter(|i| i.unsigned_abs() < 1 << 20)
+                    .ok_or(DecodeError("quantile bucket out of range"))?;
+                let c = get_u64(bytes, &mut pos)?;
+                let store = if negative {
+                    &mut self.negative
+                } else {
+                    &mut self.positive
+                };
+                store.add(i, c);
+            }
+        }
+        if pos != bytes.len() {
+            return Err(DecodeError("trailing bytes after quantile sketch"));
+        }
+        Ok(())
     }
 
     /// The (approximate) value of rank `k` (0-based) in ascending order.
@@ -75,23 +154,23 @@ impl QuantileSketch {
         for (i, c) in self.negative.iter().rev() {
             seen += c;
             if k < seen {
-                return -value_of(*i);
+                return -value_of(i);
             }
         }
         seen += self.zero;
         if k < seen {
             return 0.0;
         }
-        for (i, c) in &self.positive {
+        for (i, c) in self.positive.iter() {
             seen += c;
             if k < seen {
-                return value_of(*i);
+                return value_of(i);
             }
         }
         self.positive
-            .keys()
+            .iter()
             .next_back()
-            .map_or(0.0, |i| value_of(*i))
+            .map_or(0.0, |(i, _)| value_of(i))
     }
 
     /// `percentile_cont(q)` estimated from the sketch; None when it holds no values.
@@ -110,51 +189,25 @@ impl QuantileSketch {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8 + 3 * (self.positive.len() + self.negative.len()));
+        let mut out =
+            Vec::with_capacity(8 + 3 * (self.positive.counts.len() + self.negative.counts.len()));
         out.push(FORMAT_VERSION);
         put_u64(&mut out, self.zero);
         for store in [&self.positive, &self.negative] {
-            put_u64(&mut out, store.len() as u64);
+            put_u64(&mut out, store.iter().count() as u64);
             let mut previous = 0i64;
-            for (i, c) in store {
-                put_i64(&mut out, i64::from(*i) - previous);
-                put_u64(&mut out, *c);
-                previous = i64::from(*i);
+            for (i, c) in store.iter() {
+                put_i64(&mut out, i64::from(i) - previous);
+                put_u64(&mut out, c);
+                previous = i64::from(i);
             }
         }
         out
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        match bytes.first() {
-            Some(&FORMAT_VERSION) => {}
-            Some(_) => return Err(DecodeError("unknown quantile sketch format version")),
-            None => return Err(DecodeError("empty quantile sketch")),
-        }
-        let mut pos = 1;
-        let mut s = QuantileSketch {
-            zero: get_u64(bytes, &mut pos)?,
-            ..Self::default()
-        };
-        for negative in [false, true] {
-            let len = get_u64(bytes, &mut pos)?;
-            let mut index = 0i64;
-            for _ in 0..len {
-                index += get_i64(bytes, &mut pos)?;
-                let i = i32::try_from(index)
-                    .map_err(|_| DecodeError("quantile bucket out of range"))?;
-                let c = get_u64(bytes, &mut pos)?;
-                let store = if negative {
-                    &mut s.negative
-                } else {
-                    &mut s.positive
-                };
-                *store.entry(i).or_default() += c;
-            }
-        }
-        if pos != bytes.len() {
-            return Err(DecodeError("trailing bytes after quantile sketch"));
-        }
+        let mut s = Self::default();
+        s.merge_bytes(bytes)?;
         Ok(s)
     }
 }
