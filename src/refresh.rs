@@ -49,8 +49,7 @@ mod routed {
     fn _refresh_begin(name: &str, upto: Option<TimestampWithTimeZone>) -> TimestampWithTimeZone {
         let (target, source) = Spi::get_two_with_args::<TimestampWithTimeZone, pg_sys::Oid>(
             "UPDATE routed.rollup_catalog c SET threshold = greatest(c.threshold, t.target)
-               FROM (SELECT id, date_bin(granularity, least(now() - refresh_lag, coalesce($2, 'infinity')),
-                                         TIMESTAMPTZ '1970-01-01 00:00:00+00') AS target
+               FROM (SELECT id, least(now() - refresh_lag, coalesce($2, 'infinity')) AS target
                        FROM routed.rollup_catalog WHERE name = $1) t
               WHERE c.id = t.id RETURNING t.target, c.source::oid",
             &[name.into(), upto.into()],
@@ -182,9 +181,10 @@ fn step(
                  FROM log),
              deltas AS (
                DELETE FROM {delta} d USING ranges
-                WHERE d.bucket < coalesce($4, '-infinity')
+                WHERE d.bucket < coalesce(date_bin({width}, $4, {epoch}), '-infinity')
                   AND (ranges.m @> d.bucket OR d.ctid = ANY(ARRAY(
-                        SELECT ctid FROM {delta} WHERE bucket < coalesce($4, '-infinity') LIMIT {LOG_BATCH})))
+                        SELECT ctid FROM {delta} WHERE bucket < coalesce(date_bin({width}, $4, {epoch}), '-infinity')
+                         LIMIT {LOG_BATCH})))
                RETURNING d.*),
              keys AS (SELECT DISTINCT {key_cols} FROM deltas d, ranges WHERE NOT ranges.m @> d.bucket),
              dropped AS (DELETE FROM {table} r USING ranges WHERE ranges.m @> r.bucket RETURNING 1),
@@ -221,12 +221,24 @@ fn step(
         let consumed: i64 = counts.get(1)?.unwrap_or(0);
         let merged: i64 = counts.get(2)?.unwrap_or(0);
         let mut rows_delta: i64 = counts.get(3)?.unwrap_or(0);
-        // 2. the next chunk above the watermark, with the deltas it makes redundant. Writers
-        // that read the old threshold logged nothing for rows between it and the new one: wait
-        // for them first, so that this chunk's snapshot sees their rows. (Below the watermark
-        // every change was logged either way, so step 1 needs no wait.)
+        // 2. above the watermark: whole buckets one chunk at a time into the rollup, then the
+        // partial bucket up to the target (the head) into the deltas, so answers read the base
+        // table only for rows newer than the last refresh. Each statement replaces what the
+        // rollup and its deltas held for its range, so it reads one snapshot. Writers that read
+        // the old threshold logged nothing for rows between it and the new one: wait for them
+        // first, so that these snapshots see their rows. (Below the watermark every change was
+        // logged either way, so step 1 needs no wait.)
         let mut watermark = r.watermark;
-        if watermark.is_none_or(|w| w < target) {
+        let (floor_w, floor_t): (Option<TimestampWithTimeZone>, Option<TimestampWithTimeZone>) = c
+            .select(
+                format!("SELECT date_bin({width}, $1, {epoch}), date_bin({width}, $2, {epoch})").as_str(),
+                None,
+                &[watermark.into(), target.into()],
+            )?
+            .first()
+            .get_two()?;
+        let floor_t = floor_t.unwrap_or(target);
+        if floor_w.is_none_or(|f| f < floor_t) {
             wait_for_writers(r.source);
             let first: Option<TimestampWithTimeZone> = c
                 .select(
@@ -236,42 +248,57 @@ fn step(
                     )
                     .as_str(),
                     None,
-                    &[watermark.into(), target.into()],
+                    &[floor_w.into(), floor_t.into()],
                 )?
                 .first()
                 .get_one()?;
-            let end = match first {
-                None => target,
-                Some(start) => {
-                    let start = watermark.map_or(start, |w| w.max(start));
-                    let w = r.def.width_secs;
-                    let chunk = w * ((CHUNK_SECS + w - 1) / w);
-                    let end: TimestampWithTimeZone = c
-                        .select(
-                            "SELECT least($1 + make_interval(secs => $2), $3)",
-                            None,
-                            &[start.into(), (chunk as f64).into(), target.into()],
-                        )?
-                        .first()
-                        .get_one()?
-                        .unwrap_or(target);
-                    let from_sql = format!("{source} AS s WHERE s.{col} >= $1 AND s.{col} < $2");
-                    let sql = format!(
-                        "WITH gone AS (DELETE FROM {delta} WHERE bucket >= $1 AND bucket < $2 RETURNING 1),
-                              written AS (INSERT INTO {table} {} RETURNING 1)
-                         SELECT (SELECT count(*) FROM written), (SELECT count(*) FROM gone)",
-                        r.def.states_select(&from_sql)
-                    );
-                    rows_delta += c
-                        .update(sql.as_str(), None, &[start.into(), end.into()])?
-                        .first()
-                        .get_one::<i64>()?
-                        .unwrap_or(0);
-                    pgrx::notice!("rollup \"{name}\": materialized {start} to {end}");
-                    end
-                }
-            };
+            let start = floor_w.or(first).unwrap_or(floor_t);
+            let w = r.def.width_secs;
+            let chunk = w * ((CHUNK_SECS + w - 1) / w);
+            // one chunk, or up to the next row when the source has a gap
+            let end: TimestampWithTimeZone = c
+                .select(
+                    "SELECT least(greatest($1 + make_interval(secs => $2), coalesce($3, $4)), $4)",
+                    None,
+                    &[start.into(), (chunk as f64).into(), first.into(), floor_t.into()],
+                )?
+                .first()
+                .get_one()?
+                .unwrap_or(floor_t);
+            let from_sql = format!("{source} AS s WHERE s.{col} >= $1 AND s.{col} < $2");
+            let sql = format!(
+                "WITH gone AS (DELETE FROM {table} WHERE bucket >= $1 AND bucket < $2 RETURNING 1),
+                      gone_deltas AS (DELETE FROM {delta} WHERE bucket >= $1 AND bucket < $2 RETURNING 1),
+                      written AS (INSERT INTO {table} {} RETURNING 1)
+                 SELECT (SELECT count(*) FROM written) - (SELECT count(*) FROM gone),
+                        (SELECT count(*) FROM gone_deltas)",
+                r.def.states_select(&from_sql)
+            );
+            rows_delta += c
+                .update(sql.as_str(), None, &[start.into(), end.into()])?
+                .first()
+                .get_one::<i64>()?
+                .unwrap_or(0);
+            if end > start {
+                pgrx::notice!("rollup \"{name}\": materialized {start} to {end}");
+            }
             watermark = Some(end);
+        } else if watermark.is_some_and(|w| w < target) {
+            wait_for_writers(r.source);
+            let from_sql = format!("{source} AS s WHERE s.{col} >= $1 AND s.{col} < $2");
+            let sql = format!(
+                "WITH gone AS (DELETE FROM {table} WHERE bucket = $1 RETURNING 1),
+                      gone_deltas AS (DELETE FROM {delta} WHERE bucket = $1 RETURNING 1),
+                      written AS (INSERT INTO {delta} {} RETURNING 1)
+                 SELECT -(SELECT count(*) FROM gone), (SELECT count(*) FROM gone_deltas)",
+                r.def.states_select(&from_sql)
+            );
+            rows_delta += c
+                .update(sql.as_str(), None, &[floor_t.into(), target.into()])?
+                .first()
+                .get_one::<i64>()?
+                .unwrap_or(0);
+            watermark = Some(target);
         }
         c.update(
             "UPDATE routed.rollup_catalog SET watermark = $2, row_count = row_count + $3 WHERE id = $1",

@@ -40,7 +40,8 @@ pub struct Pending {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RollupFacts {
     pub def: RollupDef,
-    /// Buckets below it are materialized; None while nothing is.
+    /// Rows below it are materialized (whole buckets in the rollup, the partial bucket at the
+    /// watermark in its deltas); None while nothing is.
     pub watermark_us: Option<i64>,
     pub pending: Vec<Pending>,
     /// Why the caller may not read it at all (privileges, row security), if so.
@@ -296,7 +297,13 @@ fn cover(
         return Err("nothing is materialized yet".into());
     };
     let from = w.from_us.map(|f| ceil_to(f, width));
-    let to = floor_to(w.to_us.min(watermark), width);
+    // the watermark may fall inside a bucket (refresh materializes the partial bucket up to it
+    // as deltas): that bucket is usable when the range runs through the watermark
+    let to = if w.to_us >= watermark {
+        watermark
+    } else {
+        floor_to(w.to_us, width)
+    };
     if from.is_some_and(|f| f >= to) {
         return Err("no whole bucket of the range is materialized".into());
     }

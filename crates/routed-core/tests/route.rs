@@ -279,3 +279,30 @@ fn sketches_answer_approximately_unless_the_document_demands_exact() {
     assert_eq!((p.source, p.approximate), ("base", false));
     assert!(p.candidates[0].reason.contains("exact: true"));
 }
+
+#[test]
+fn a_watermark_inside_a_bucket_serves_that_bucket_only_to_ranges_through_it() {
+    let mut facts = hourly(vec![]);
+    facts.watermark_us = Some(NOW - 20 * 60_000_000);
+    // through the watermark: the partial bucket from the rollup, only newer rows from the base
+    let p = route(
+        DAYS_2_TO_9,
+        0,
+        std::slice::from_ref(&facts),
+        &window(Some(NOV1 + 24 * HOUR), NOW),
+    );
+    let read = p.rollup.unwrap();
+    assert_eq!(read.to_us, NOW - 20 * 60_000_000);
+    assert_eq!(read.base_ranges, vec![(Some(NOW - 20 * 60_000_000), NOW)]);
+    // ending before it, inside its bucket: whole buckets only
+    let to = NOW - 30 * 60_000_000;
+    let p = route(
+        DAYS_2_TO_9,
+        0,
+        std::slice::from_ref(&facts),
+        &window(Some(NOV1 + 24 * HOUR), to),
+    );
+    let read = p.rollup.unwrap();
+    assert_eq!(read.to_us, NOW - HOUR);
+    assert_eq!(read.base_ranges, vec![(Some(NOW - HOUR), to)]);
+}
