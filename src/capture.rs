@@ -25,7 +25,8 @@ use std::ffi::CStr;
 const LOG_SQL: &std::ffi::CStr = c"INSERT INTO routed.invalidations (rollup_id, lo, hi) \
 SELECT c.id, $2, $3 FROM routed.rollup_catalog c WHERE c.source = $1 AND c.threshold > $2";
 
-const DELTA_TARGETS_SQL: &std::ffi::CStr = c"SELECT c.threshold, c.delta_sql \
+const DELTA_TARGETS_SQL: &std::ffi::CStr = c"SELECT c.threshold, \
+coalesce(c.watermark, '-infinity'), c.delta_sql, c.id \
 FROM routed.rollup_catalog c WHERE c.source = $1 AND c.threshold > $2";
 
 const MAX_THRESHOLD_SQL: &std::ffi::CStr = c"SELECT coalesce(max(c.threshold), '-infinity') \
@@ -71,9 +72,9 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
     let ranges = match t.tg_event & pg_sys::TRIGGER_EVENT_OPMASK {
         pg_sys::TRIGGER_EVENT_TRUNCATE => vec![(NOBEGIN, NOEND)],
         pg_sys::TRIGGER_EVENT_INSERT => {
-            if let Some((lo, _)) = unsafe { range_of(t.tg_newtable, rel, attnum) } {
+            if let Some((lo, hi)) = unsafe { range_of(t.tg_newtable, rel, attnum) } {
                 if lo < max_threshold(source) {
-                    add_deltas(trig, source, lo);
+                    capture_inserts(trig, source, lo, hi, time_column(t));
                 }
             }
             return pg_sys::Datum::from(0usize);
@@ -251,8 +252,24 @@ fn max_threshold(source: pg_sys::Oid) -> i64 {
     threshold
 }
 
-/// Adds the inserted rows' states below each rollup's threshold to its deltas.
-fn add_deltas(trig: *mut pg_sys::TriggerData, source: pg_sys::Oid, lo: i64) {
+/// The trigger's time column, quoted for SQL.
+fn time_column(t: &pg_sys::TriggerData) -> String {
+    let trigger = unsafe { &*t.tg_trigger };
+    let name = unsafe { CStr::from_ptr(*trigger.tgargs) };
+    routed_core::names::quote_ident(&name.to_string_lossy())
+}
+
+/// For each rollup whose threshold lies above the inserted rows: the states of rows below its
+/// watermark go to its deltas (exact at once, merged by refresh); rows between the watermark and
+/// the threshold (a refresh is materializing them) are logged as a range instead, because the
+/// refresh appends those rows' states itself and a delta would count them twice.
+fn capture_inserts(
+    trig: *mut pg_sys::TriggerData,
+    source: pg_sys::Oid,
+    lo: i64,
+    hi: i64,
+    column: String,
+) {
     spi_connect();
     let plan = kept_plan(
         &DELTA_TARGETS_PLAN,
@@ -260,8 +277,14 @@ fn add_deltas(trig: *mut pg_sys::TriggerData, source: pg_sys::Oid, lo: i64) {
         &mut [pg_sys::REGCLASSOID, pg_sys::TIMESTAMPTZOID],
     );
     let mut values = [pg_sys::Datum::from(source), pg_sys::Datum::from(lo)];
-    let nulls = [b' ' as std::ffi::c_char; 2];
-    let targets: Vec<(pg_sys::Datum, std::ffi::CString)> = unsafe {
+    let nulls = [b' ' as std::ffi::c_char; 3];
+    // (threshold, watermark, delta SQL, rollup id)
+    let targets: Vec<(
+        pg_sys::Datum,
+        pg_sys::Datum,
+        std::ffi::CString,
+        pg_sys::Datum,
+    )> = unsafe {
         let rc = pg_sys::SPI_execute_snapshot(
             plan,
             values.as_mut_ptr(),
@@ -285,37 +308,72 @@ fn add_deltas(trig: *mut pg_sys::TriggerData, source: pg_sys::Oid, lo: i64) {
                 let tuple = *table.vals.add(i);
                 let mut isnull = false;
                 let threshold = pg_sys::SPI_getbinval(tuple, table.tupdesc, 1, &mut isnull);
-                let sql = CStr::from_ptr(pg_sys::SPI_getvalue(tuple, table.tupdesc, 2)).to_owned();
-                (threshold, sql)
+                let watermark = pg_sys::SPI_getbinval(tuple, table.tupdesc, 2, &mut isnull);
+                let sql = CStr::from_ptr(pg_sys::SPI_getvalue(tuple, table.tupdesc, 3)).to_owned();
+                let id = pg_sys::SPI_getbinval(tuple, table.tupdesc, 4, &mut isnull);
+                (threshold, watermark, sql, id)
             })
             .collect()
     };
     if !targets.is_empty() {
         unsafe { pg_sys::SPI_register_trigger_data(trig) };
     }
-    for (threshold, sql) in targets {
-        let mut types = [pg_sys::TIMESTAMPTZOID];
-        let mut values = [threshold];
-        let rc = unsafe {
-            pg_sys::SPI_execute_with_args(
-                sql.as_ptr(),
-                1,
-                types.as_mut_ptr(),
-                values.as_mut_ptr(),
-                nulls.as_ptr(),
-                false,
-                0,
-            )
-        };
-        if rc != pg_sys::SPI_OK_INSERT as i32 {
-            raise_with(
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                format!("adding rollup deltas failed ({rc})"),
-                None,
+    let log_sql = std::ffi::CString::new(format!(
+        "INSERT INTO routed.invalidations (rollup_id, lo, hi) SELECT $1, min(s.{column}), max(s.{column}) \
+         FROM routed_new AS s WHERE s.{column} >= $2 AND s.{column} < $3 HAVING count(*) > 0"
+    ))
+    .expect("quoted identifiers have no NUL");
+    for (threshold, watermark, sql, id) in targets {
+        let watermark_us = watermark.value() as i64;
+        if lo < watermark_us {
+            run_insert(
+                &sql,
+                &mut [pg_sys::TIMESTAMPTZOID],
+                &mut [watermark],
+                &nulls,
+            );
+        }
+        if hi >= watermark_us {
+            run_insert(
+                &log_sql,
+                &mut [
+                    pg_sys::INT4OID,
+                    pg_sys::TIMESTAMPTZOID,
+                    pg_sys::TIMESTAMPTZOID,
+                ],
+                &mut [id, watermark, threshold],
+                &nulls,
             );
         }
     }
     unsafe { pg_sys::SPI_finish() };
+}
+
+/// Runs an INSERT with arguments through the connected SPI.
+fn run_insert(
+    sql: &CStr,
+    types: &mut [pg_sys::Oid],
+    values: &mut [pg_sys::Datum],
+    nulls: &[std::ffi::c_char],
+) {
+    let rc = unsafe {
+        pg_sys::SPI_execute_with_args(
+            sql.as_ptr(),
+            types.len() as i32,
+            types.as_mut_ptr(),
+            values.as_mut_ptr(),
+            nulls.as_ptr(),
+            false,
+            0,
+        )
+    };
+    if rc != pg_sys::SPI_OK_INSERT as i32 {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("recording inserted rows for rollups failed ({rc})"),
+            None,
+        );
+    }
 }
 
 /// Logs each range for the source's rollups whose threshold lies above it.

@@ -157,10 +157,11 @@ fn step(
         let width = format!("INTERVAL '{} seconds'", r.def.width_secs);
         let epoch = "TIMESTAMPTZ '1970-01-01 00:00:00+00'";
         let delta = r.def.delta_relation();
-        // 1. a batch of logged changes and deltas below the watermark, in one statement so
-        // that all of it reads one snapshot: the buckets of logged changes are recomputed from
-        // the source (their deltas dropped, the recompute sees those rows), other deltas are
-        // merged into the rollup rows of their bucket and dimensions
+        // 1. a batch of logged changes and deltas below the watermark's bucket, in one statement
+        // so that all of it reads one snapshot: the buckets of logged changes are recomputed from
+        // the source up to the watermark (all their deltas dropped, the partial bucket's too: the
+        // recompute sees those rows), other deltas are merged into the rollup rows of their
+        // bucket and dimensions (the partial bucket's stay deltas until it is whole)
         let recompute_from = format!(
             "ranges, unnest(ranges.m) AS x(range) JOIN {source} AS s \
              ON s.{col} >= lower(x.range) AND s.{col} < upper(x.range)"
@@ -181,10 +182,10 @@ fn step(
                  FROM log),
              deltas AS (
                DELETE FROM {delta} d USING ranges
-                WHERE d.bucket < coalesce(date_bin({width}, $4, {epoch}), '-infinity')
-                  AND (ranges.m @> d.bucket OR d.ctid = ANY(ARRAY(
+                WHERE ranges.m @> d.bucket
+                   OR d.ctid = ANY(ARRAY(
                         SELECT ctid FROM {delta} WHERE bucket < coalesce(date_bin({width}, $4, {epoch}), '-infinity')
-                         LIMIT {LOG_BATCH})))
+                         LIMIT {LOG_BATCH}))
                RETURNING d.*),
              keys AS (SELECT DISTINCT {key_cols} FROM deltas d, ranges WHERE NOT ranges.m @> d.bucket),
              dropped AS (DELETE FROM {table} r USING ranges WHERE ranges.m @> r.bucket RETURNING 1),
@@ -283,21 +284,14 @@ fn step(
                 pgrx::notice!("rollup \"{name}\": materialized {start} to {end}");
             }
             watermark = Some(end);
-        } else if watermark.is_some_and(|w| w < target) {
+        } else if let Some(w) = watermark.filter(|w| *w < target) {
+            // the partial bucket grows: append the states of rows since the last refresh (a
+            // writer logs, rather than adds deltas for, rows between the watermark and the
+            // threshold, so nothing here is counted twice)
             wait_for_writers(r.source);
             let from_sql = format!("{source} AS s WHERE s.{col} >= $1 AND s.{col} < $2");
-            let sql = format!(
-                "WITH gone AS (DELETE FROM {table} WHERE bucket = $1 RETURNING 1),
-                      gone_deltas AS (DELETE FROM {delta} WHERE bucket = $1 RETURNING 1),
-                      written AS (INSERT INTO {delta} {} RETURNING 1)
-                 SELECT -(SELECT count(*) FROM gone), (SELECT count(*) FROM gone_deltas)",
-                r.def.states_select(&from_sql)
-            );
-            rows_delta += c
-                .update(sql.as_str(), None, &[floor_t.into(), target.into()])?
-                .first()
-                .get_one::<i64>()?
-                .unwrap_or(0);
+            let sql = format!("INSERT INTO {delta} {}", r.def.states_select(&from_sql));
+            c.update(sql.as_str(), None, &[w.into(), target.into()])?;
             watermark = Some(target);
         }
         c.update(
