@@ -2,18 +2,20 @@
 //! takes the min and max of the time column. Inside the writing transaction (WAL-logged, gone
 //! on abort), for every rollup whose threshold lies above that range:
 //!
-//! * an INSERT adds its rows' states below the threshold to the rollup's delta table, so the
-//!   rollup plus its deltas stays exact and refresh merges them without reading the source;
+//! * an INSERT adds the states of its rows below the rollup's watermark to the rollup's delta
+//!   table (the rollup plus its deltas stays exact; refresh merges them without reading the
+//!   source), and logs the range of its rows between the watermark and the threshold (a refresh
+//!   is materializing those from the source);
 //! * an UPDATE, DELETE or TRUNCATE logs the changed range(s), which refresh recomputes.
 //!
 //! Changes entirely at or above a rollup's threshold need nothing: the rollup has not
-//! materialized them yet. Each backend caches the highest threshold of each source, so the
-//! common write (rows at now) costs one pass over the transition table and no SPI; a refresh
-//! that raises a threshold sends a relcache invalidation for the source, which every writer
-//! processes when it next locks the source. The threshold is read with the latest snapshot, not the writer's:
-//! a refresh raises it and commits, then waits for every transaction that was already writing
-//! to the source (`WaitForLockers`), so a writer either saw the new threshold or finished before
-//! the refresh took its snapshot.
+//! materialized them yet. The threshold is read with the latest snapshot, not the writer's: a
+//! refresh raises it and commits, then waits for every transaction that was already writing to
+//! the source (`WaitForLockers`), so a writer either saw the new threshold or finished before the
+//! refresh took its snapshot. Each backend caches the highest threshold of each source, so the
+//! common write (rows at now) costs one pass over the transition table and no SPI; raising a
+//! threshold sends a relcache invalidation for the source, which every writer processes when it
+//! next locks the source (writers already holding the lock are the ones the refresh waits for).
 
 use crate::error::raise_with;
 use pgrx::prelude::*;
