@@ -32,7 +32,8 @@ if [ "$("${PSQL[@]}" -tAc "SELECT count(*) FROM routed.rollup_catalog WHERE name
   "${PSQL[@]}" -c "SET client_min_messages = warning" -c "CALL routed.create_rollup('metrics_hourly', 'metrics', '1 hour',
     '{rule_category,status,metric_type}',
     '[{\"agg\": \"count\"}, {\"agg\": \"sum\", \"column\": \"records_processed\"},
-      {\"agg\": \"avg\", \"column\": \"execution_time_ms\"}, {\"agg\": \"max\", \"column\": \"execution_time_ms\"}]',
+      {\"agg\": \"avg\", \"column\": \"execution_time_ms\"}, {\"agg\": \"max\", \"column\": \"execution_time_ms\"},
+      {\"agg\": \"percentile\", \"column\": \"execution_time_ms\"}, {\"agg\": \"count_distinct\", \"column\": \"rule_id\"}]',
     refresh_interval => '1 minute')"
 fi
 

@@ -337,7 +337,7 @@ fn cover(
     }
     let base = merge(base);
     let reason = format!(
-        "whole buckets from {} to {} materialized{}{}{}",
+        "materialized from {} to {}{}{}{}",
         from.map_or("the start".into(), format_rfc3339_utc),
         format_rfc3339_utc(to),
         if approximate {
