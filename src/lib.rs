@@ -17,6 +17,8 @@ mod rollup_admin;
 mod rows;
 mod sketch_aggs;
 mod snapshot_read;
+mod spi_plan;
+mod thresholds;
 mod worker;
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -27,7 +29,7 @@ mod tests;
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
-    capture::register_invalidation_callback();
+    thresholds::register_invalidation_callback();
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         worker::register();
     }
