@@ -74,15 +74,25 @@ fn due_rollups() -> Vec<(String, String)> {
     .unwrap_or_default()
 }
 
+/// For this transaction: act as the rollup's owner, and give up waiting on locks (a writer left
+/// open on the source) after 30 s, so one stuck rollup does not hold up the others.
+fn as_owner(owner: &str) -> Result<(), pgrx::spi::Error> {
+    Spi::run_with_args(
+        "SELECT set_config('role', $1, true), set_config('lock_timeout', '30s', true)",
+        &[owner.into()],
+    )
+}
+
 /// Runs one rollup's refresh as its owner: begin (commits the raised threshold), then steps.
 fn refresh(name: &str, owner: &str) {
     let started = Instant::now();
     let target = in_transaction(name, || {
-        Spi::run_with_args("SELECT set_config('role', $1, true)", &[owner.into()]).ok();
-        Spi::get_one_with_args::<pgrx::datum::TimestampWithTimeZone>(
-            "SELECT routed._refresh_begin($1, NULL)",
-            &[name.into()],
-        )
+        as_owner(owner).and_then(|_| {
+            Spi::get_one_with_args::<pgrx::datum::TimestampWithTimeZone>(
+                "SELECT routed._refresh_begin($1, NULL)",
+                &[name.into()],
+            )
+        })
     });
     let Some(Ok(Some(target))) = target else {
         return;
@@ -91,11 +101,12 @@ fn refresh(name: &str, owner: &str) {
     loop {
         steps += 1;
         let more = in_transaction(name, || {
-            Spi::run_with_args("SELECT set_config('role', $1, true)", &[owner.into()]).ok();
-            Spi::get_one_with_args::<bool>(
-                "SELECT routed._refresh_step($1, NULL, NULL, $2)",
-                &[name.into(), target.into()],
-            )
+            as_owner(owner).and_then(|_| {
+                Spi::get_one_with_args::<bool>(
+                    "SELECT routed._refresh_step($1, NULL, NULL, $2)",
+                    &[name.into(), target.into()],
+                )
+            })
         });
         match more {
             Some(Ok(Some(true))) if !BackgroundWorker::sigterm_received() => continue,
