@@ -101,6 +101,12 @@ SELECT source, time_column, tracked_explicitly, rollups FROM routed.sources;
 \set d3 '{"source": "events", "time": {"column": "ts", "granularity": "1 hour"}, "dimensions": ["status"], "measures": [{"name": "n", "agg": "count"}], "order": [{"by": "n", "dir": "desc"}], "limit": 5}'
 SELECT same_as_base(:'d1') AS exact_days;
 SELECT same_as_base(:'d2') AS partial_edges;
+-- routed_rows reads the same plan as typed rows
+SELECT count(*) AS typed_rows, sum(n) AS n, sum(q) AS q, min(lo) AS lo
+  FROM routed_rows(:'d1') AS t(day timestamptz, shop text, n bigint, q bigint, a numeric, lo float8, paid bigint);
+SELECT count(*) AS plain_rows, sum(n) AS n, sum(q) AS q, min(lo) AS lo
+  FROM (SELECT date_trunc('day', ts), shop, count(*) AS n, sum(qty) AS q, min(latency) AS lo FROM events
+         WHERE ts >= '2026-11-02T00:00:00Z' AND ts < '2026-11-09T00:00:00Z' GROUP BY 1, 2) AS p;
 SELECT same_as_base(:'d3') AS open_range_with_tail;
 SELECT same_as_base('{"source": "events", "time": {"column": "ts", "from": "2026-11-02T00:00:00Z", "to": "2026-11-04T00:00:00Z"}, "dimensions": ["qty"], "measures": [{"name": "n", "agg": "count"}]}') AS dimension_not_kept;
 SELECT same_as_base('{"source": "events", "time": {"column": "ts", "from": "2026-11-02T00:00:00Z", "to": "2026-11-04T00:00:00Z", "granularity": "30 minutes"}, "measures": [{"name": "n", "agg": "count"}]}') AS finer_granularity;
