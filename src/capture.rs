@@ -18,7 +18,7 @@
 //! next locks the source (writers already holding the lock are the ones the refresh waits for).
 
 use crate::error::raise_with;
-use crate::spi_plan::{kept_plan, spi_connect};
+use crate::spi_plan::{execute_latest, kept_plan, spi_connect};
 use crate::thresholds::max_threshold;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
@@ -181,8 +181,14 @@ fn capture_inserts(
         DELTA_TARGETS_SQL,
         &mut [pg_sys::REGCLASSOID, pg_sys::TIMESTAMPTZOID],
     );
-    let mut values = [pg_sys::Datum::from(source), pg_sys::Datum::from(lo)];
     let nulls = [b' ' as std::ffi::c_char; 3];
+    let processed = execute_latest(
+        plan,
+        &mut [pg_sys::Datum::from(source), pg_sys::Datum::from(lo)],
+        true,
+        pg_sys::SPI_OK_SELECT,
+        "reading rollup thresholds",
+    );
     // (threshold, watermark, delta SQL, rollup id)
     let targets: Vec<(
         pg_sys::Datum,
@@ -190,25 +196,8 @@ fn capture_inserts(
         std::ffi::CString,
         pg_sys::Datum,
     )> = unsafe {
-        let rc = pg_sys::SPI_execute_snapshot(
-            plan,
-            values.as_mut_ptr(),
-            nulls.as_ptr(),
-            pg_sys::GetLatestSnapshot(),
-            std::ptr::null_mut(),
-            true,
-            false,
-            0,
-        );
-        if rc != pg_sys::SPI_OK_SELECT as i32 {
-            raise_with(
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                format!("reading rollup thresholds failed ({rc})"),
-                None,
-            );
-        }
         let table = &*pg_sys::SPI_tuptable;
-        (0..pg_sys::SPI_processed as usize)
+        (0..processed)
             .map(|i| {
                 let tuple = *table.vals.add(i);
                 let mut isnull = false;
@@ -293,32 +282,19 @@ fn log_ranges(source: pg_sys::Oid, ranges: &[(i64, i64)]) {
             pg_sys::TIMESTAMPTZOID,
         ],
     );
-    unsafe {
-        for &(lo, hi) in ranges {
-            let mut values = [
-                pg_sys::Datum::from(source),
-                pg_sys::Datum::from(lo),
-                pg_sys::Datum::from(hi),
-            ];
-            let nulls = [b' ' as std::ffi::c_char; 3];
-            let rc = pg_sys::SPI_execute_snapshot(
-                plan,
-                values.as_mut_ptr(),
-                nulls.as_ptr(),
-                pg_sys::GetLatestSnapshot(),
-                std::ptr::null_mut(),
-                false,
-                false,
-                0,
-            );
-            if rc != pg_sys::SPI_OK_INSERT as i32 {
-                raise_with(
-                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                    format!("invalidation log insert failed ({rc})"),
-                    None,
-                );
-            }
-        }
-        pg_sys::SPI_finish();
+    for &(lo, hi) in ranges {
+        let mut values = [
+            pg_sys::Datum::from(source),
+            pg_sys::Datum::from(lo),
+            pg_sys::Datum::from(hi),
+        ];
+        execute_latest(
+            plan,
+            &mut values,
+            false,
+            pg_sys::SPI_OK_INSERT,
+            "invalidation log insert",
+        );
     }
+    unsafe { pg_sys::SPI_finish() };
 }

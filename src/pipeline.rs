@@ -47,12 +47,15 @@ pub fn prepare(document: &str, staleness_micros: Option<i64>) -> Prepared {
     let name = parse_qualified_name("source", &query.source).or_raise();
     let relation = load_relation(&name);
     let bound = bind(&query, &relation).or_raise();
-    // rollups matter only for time ranges; routed.enabled = off reads the base table only
-    let facts = if gucs::ENABLED.get() && bound.time.is_some() {
-        freshness::rollups(relation.oid)
-    } else {
-        Vec::new()
-    };
+    // rollups matter only for time ranges on tracked sources (every rollup's source is
+    // tracked), so untracked sources pay no catalog read; routed.enabled = off reads the base
+    // table only
+    let facts =
+        if gucs::ENABLED.get() && bound.time.is_some() && relation.tracked_time_column.is_some() {
+            freshness::rollups(relation.oid)
+        } else {
+            Vec::new()
+        };
     let window = if facts.is_empty() {
         None
     } else {

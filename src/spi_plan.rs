@@ -37,3 +37,36 @@ pub fn kept_plan(
     }
     plan
 }
+
+/// Runs a kept plan with the latest snapshot (not the transaction's: a writer must see a
+/// threshold committed after its snapshot was taken); raises unless it returns `expected`.
+/// Returns the number of rows processed; results are in `SPI_tuptable`.
+pub fn execute_latest(
+    plan: pg_sys::SPIPlanPtr,
+    values: &mut [pg_sys::Datum],
+    read_only: bool,
+    expected: u32,
+    what: &str,
+) -> usize {
+    let nulls = vec![b' ' as std::ffi::c_char; values.len()];
+    let rc = unsafe {
+        pg_sys::SPI_execute_snapshot(
+            plan,
+            values.as_mut_ptr(),
+            nulls.as_ptr(),
+            pg_sys::GetLatestSnapshot(),
+            std::ptr::null_mut(),
+            read_only,
+            false,
+            0,
+        )
+    };
+    if rc != expected as i32 {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("{what} failed ({rc})"),
+            None,
+        );
+    }
+    unsafe { pg_sys::SPI_processed as usize }
+}

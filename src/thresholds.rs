@@ -4,7 +4,7 @@
 //! holding the lock are the ones the refresh waits for.
 
 use crate::error::raise_with;
-use crate::spi_plan::{kept_plan, spi_connect};
+use crate::spi_plan::{execute_latest, kept_plan, spi_connect};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 use std::cell::{Cell, RefCell};
@@ -51,23 +51,18 @@ pub fn max_threshold(source: pg_sys::Oid) -> i64 {
         MAX_THRESHOLD_SQL,
         &mut [pg_sys::REGCLASSOID],
     );
-    let mut values = [pg_sys::Datum::from(source)];
-    let nulls = [b' ' as std::ffi::c_char; 1];
+    let processed = execute_latest(
+        plan,
+        &mut [pg_sys::Datum::from(source)],
+        true,
+        pg_sys::SPI_OK_SELECT,
+        "reading rollup thresholds",
+    );
     let threshold = unsafe {
-        let rc = pg_sys::SPI_execute_snapshot(
-            plan,
-            values.as_mut_ptr(),
-            nulls.as_ptr(),
-            pg_sys::GetLatestSnapshot(),
-            std::ptr::null_mut(),
-            true,
-            false,
-            1,
-        );
-        if rc != pg_sys::SPI_OK_SELECT as i32 || pg_sys::SPI_processed != 1 {
+        if processed != 1 {
             raise_with(
                 PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                format!("reading rollup thresholds failed ({rc})"),
+                "reading rollup thresholds returned no row".into(),
                 None,
             );
         }
