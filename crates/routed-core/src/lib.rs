@@ -5,6 +5,7 @@
 //! [`model::Relation`] the extension loaded) → [`route::plan`] → [`codegen::generate`].
 
 pub mod budget;
+pub mod cache;
 pub mod codegen;
 mod codegen_rollup;
 pub mod error;

@@ -1,0 +1,126 @@
+//! What a cache entry records beside its answer, and the one staleness rule it is served by
+//! (SPEC "Staleness"): 0 while no committed change intersects its time range and the range is
+//! absolute; otherwise the age of the first instant the answer could have changed.
+
+pub const MAX_RELS: usize = 6;
+
+pub const RELATIVE: u32 = 1;
+/// Every relation the answer read publishes its changes (a tracked source).
+pub const TRACKED: u32 = 2;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EntryMeta {
+    pub db: u32,
+    /// The document's source table: the relation whose published changes concern the entry.
+    pub source: u32,
+    /// Every relation the answer read (source, rollup, deltas): privileges are re-checked on each.
+    pub nrels: u32,
+    pub rels: [u32; MAX_RELS],
+    pub flags: u32,
+    /// The role the entry was computed as (also part of the key).
+    pub role: u32,
+    /// The time range read, `[from_us, to_us)`; open ends are i64::MIN / i64::MAX.
+    pub from_us: i64,
+    pub to_us: i64,
+    /// When the answer was computed: relative ranges were evaluated at this instant.
+    pub as_of_us: i64,
+    /// Already stale at fill (a rollup bucket served within budget) since this instant;
+    /// i64::MAX when exact.
+    pub stale_since_us: i64,
+    /// Change-ring position from which published changes may be missing from the answer.
+    pub pos: u64,
+    /// What computing it cost, in microseconds (eviction keeps costly entries longer).
+    pub cost_us: u64,
+}
+
+impl EntryMeta {
+    pub fn relative(&self) -> bool {
+        self.flags & RELATIVE != 0
+    }
+
+    pub fn tracked(&self) -> bool {
+        self.flags & TRACKED != 0
+    }
+
+    pub fn rels(&self) -> &[u32] {
+        &self.rels[..self.nrels as usize]
+    }
+
+    /// Whether a change of `rel` in database `db` over `[lo, hi]` can change this answer.
+    /// `rel == 0` is a change of every relation (DDL, a reset).
+    pub fn touched_by(&self, db: u32, rel: u32, lo: i64, hi: i64) -> bool {
+        db == self.db && (rel == 0 || rel == self.source) && lo < self.to_us && hi >= self.from_us
+    }
+
+    /// Staleness at `now_us`, given the commit time of the first intersecting change found
+    /// (i64::MAX when none) and whether the ring lost changes the entry never saw.
+    pub fn staleness(&self, first_change_us: i64, wrapped: bool, now_us: i64) -> i64 {
+        let mut t0 = self.stale_since_us.min(first_change_us);
+        if self.relative() || !self.tracked() || wrapped {
+            t0 = t0.min(self.as_of_us);
+        }
+        if t0 == i64::MAX {
+            0
+        } else {
+            now_us.saturating_sub(t0).max(1)
+        }
+    }
+}
+
+/// The answer as stored: length-prefixed parts, so a hit rebuilds the JSON without parsing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredAnswer {
+    pub columns: String,
+    pub rows: String,
+    pub source: String,
+    pub rollup: Option<String>,
+    pub approximate: bool,
+    pub fingerprint: String,
+}
+
+impl StoredAnswer {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.columns.len() + self.rows.len() + 64);
+        for part in [
+            self.columns.as_str(),
+            self.rows.as_str(),
+            self.source.as_str(),
+            self.rollup.as_deref().unwrap_or(""),
+            self.fingerprint.as_str(),
+        ] {
+            out.extend_from_slice(&(part.len() as u32).to_le_bytes());
+            out.extend_from_slice(part.as_bytes());
+        }
+        out.push(u8::from(self.approximate) | (u8::from(self.rollup.is_some()) << 1));
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<StoredAnswer> {
+        let mut rest = bytes;
+        let mut parts: Vec<String> = Vec::with_capacity(5);
+        for _ in 0..5 {
+            let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+            let text = std::str::from_utf8(rest.get(4..4 + len)?).ok()?;
+            parts.push(text.to_string());
+            rest = &rest[4 + len..];
+        }
+        let flags = *rest.first()?;
+        let mut it = parts.into_iter();
+        let (columns, rows, source, rollup, fingerprint) = (
+            it.next()?,
+            it.next()?,
+            it.next()?,
+            it.next()?,
+            it.next()?,
+        );
+        Some(StoredAnswer {
+            columns,
+            rows,
+            source,
+            rollup: (flags & 2 != 0).then_some(rollup),
+            approximate: flags & 1 != 0,
+            fingerprint,
+        })
+    }
+}
