@@ -67,9 +67,14 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
     let attnum = time_attnum(t);
     let source = unsafe { (*rel).rd_id };
     let ranges = match t.tg_event & pg_sys::TRIGGER_EVENT_OPMASK {
-        pg_sys::TRIGGER_EVENT_TRUNCATE => vec![(NOBEGIN, NOEND)],
+        pg_sys::TRIGGER_EVENT_TRUNCATE => {
+            crate::invalidation::note(source, &[(NOBEGIN, NOEND)]);
+            vec![(NOBEGIN, NOEND)]
+        }
         pg_sys::TRIGGER_EVENT_INSERT => {
-            if let Some((lo, hi)) = unsafe { range_of(t.tg_newtable, rel, attnum) } {
+            let (range, nulls) = unsafe { range_of(t.tg_newtable, rel, attnum) };
+            note_for_cache(source, range.into_iter().collect(), nulls);
+            if let Some((lo, hi)) = range {
                 if lo < max_threshold(source) {
                     capture_inserts(trig, source, lo, hi, time_column(t));
                 }
@@ -77,21 +82,32 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
             return pg_sys::Datum::from(0usize);
         }
         _ => {
-            let old = unsafe { range_of(t.tg_oldtable, rel, attnum) };
-            let new = unsafe { range_of(t.tg_newtable, rel, attnum) };
-            match (old, new) {
+            let (old, old_nulls) = unsafe { range_of(t.tg_oldtable, rel, attnum) };
+            let (new, new_nulls) = unsafe { range_of(t.tg_newtable, rel, attnum) };
+            let ranges: Vec<(i64, i64)> = match (old, new) {
                 // one range when they overlap; two when an UPDATE moved rows far apart
                 (Some(a), Some(b)) if a.0 <= b.1 && b.0 <= a.1 => {
                     vec![(a.0.min(b.0), a.1.max(b.1))]
                 }
                 (a, b) => a.into_iter().chain(b).collect(),
-            }
+            };
+            note_for_cache(source, ranges.clone(), old_nulls || new_nulls);
+            ranges
         }
     };
     if ranges.iter().any(|(lo, _)| *lo < max_threshold(source)) {
         log_ranges(source, &ranges);
     }
     pg_sys::Datum::from(0usize)
+}
+
+/// Notes the statement's ranges for the result cache (published at commit). Rows with a NULL
+/// time change only answers without a lower time bound: noted as a range at -infinity.
+fn note_for_cache(source: pg_sys::Oid, mut ranges: Vec<(i64, i64)>, nulls: bool) {
+    if nulls {
+        ranges.push((NOBEGIN, NOBEGIN));
+    }
+    crate::invalidation::note(source, &ranges);
 }
 
 /// The attribute number of the column named by the trigger's argument.
@@ -123,14 +139,15 @@ fn time_attnum(t: &pg_sys::TriggerData) -> i32 {
 }
 
 /// Min and max of the time column over a transition table (None when it has no non-null
-/// times). Reads through its own read pointer, as PostgreSQL's own scans of it do.
+/// times), and whether some rows had a NULL time. Reads through its own read pointer, as
+/// PostgreSQL's own scans of it do.
 unsafe fn range_of(
     store: *mut pg_sys::Tuplestorestate,
     rel: pg_sys::Relation,
     attnum: i32,
-) -> Option<(i64, i64)> {
+) -> (Option<(i64, i64)>, bool) {
     if store.is_null() {
-        return None;
+        return (None, false);
     }
     unsafe {
         let slot = pg_sys::MakeSingleTupleTableSlot((*rel).rd_att, &pg_sys::TTSOpsMinimalTuple);
@@ -138,12 +155,14 @@ unsafe fn range_of(
         pg_sys::tuplestore_select_read_pointer(store, ptr);
         pg_sys::tuplestore_rescan(store);
         let mut range: Option<(i64, i64)> = None;
+        let mut nulls = false;
         let i = (attnum - 1) as usize;
         while pg_sys::tuplestore_gettupleslot(store, true, false, slot) {
             if i32::from((*slot).tts_nvalid) < attnum {
                 pg_sys::slot_getsomeattrs_int(slot, attnum);
             }
             if *(*slot).tts_isnull.add(i) {
+                nulls = true;
                 continue;
             }
             let v = (*(*slot).tts_values.add(i)).value() as i64;
@@ -153,7 +172,7 @@ unsafe fn range_of(
             });
         }
         pg_sys::ExecDropSingleTupleTableSlot(slot);
-        range
+        (range, nulls)
     }
 }
 

@@ -8,6 +8,9 @@ pub static ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static DEFAULT_STALENESS_S: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static DATABASES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static REFRESH_NAPTIME_S: GucSetting<i32> = GucSetting::<i32>::new(5);
+pub static CACHE_SIZE_KB: GucSetting<i32> = GucSetting::<i32>::new(64 * 1024);
+pub static MAX_ENTRY_SIZE_KB: GucSetting<i32> = GucSetting::<i32>::new(1024);
+pub static CHANGE_RING_SIZE: GucSetting<i32> = GucSetting::<i32>::new(16_384);
 
 pub fn init() {
     GucRegistry::define_bool_guc(
@@ -46,6 +49,48 @@ pub fn init() {
         GucContext::Sighup,
         GucFlags::UNIT_S,
     );
+    define_cache_gucs();
+}
+
+fn define_cache_gucs() {
+    GucRegistry::define_int_guc(
+        c"routed.cache_size",
+        c"Shared memory for the result cache (0 turns the cache off).",
+        c"Allocated at server start; needs shared_preload_libraries.",
+        &CACHE_SIZE_KB,
+        0,
+        i32::MAX / 2,
+        GucContext::Postmaster,
+        GucFlags::UNIT_KB,
+    );
+    GucRegistry::define_int_guc(
+        c"routed.max_entry_size",
+        c"Answers larger than this are not cached.",
+        c"Counted in the bytes the answer takes in the cache.",
+        &MAX_ENTRY_SIZE_KB,
+        0,
+        i32::MAX / 2,
+        GucContext::Suset,
+        GucFlags::UNIT_KB,
+    );
+    GucRegistry::define_int_guc(
+        c"routed.change_ring_size",
+        c"How many committed changes the shared change ring keeps.",
+        c"Entries older than the ring count as stale since they were computed.",
+        &CHANGE_RING_SIZE,
+        16,
+        1 << 24,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+}
+
+pub fn cache_size_bytes() -> usize {
+    CACHE_SIZE_KB.get().max(0) as usize * 1024
+}
+
+pub fn max_entry_bytes() -> usize {
+    MAX_ENTRY_SIZE_KB.get().max(0) as usize * 1024
 }
 
 /// The databases named in `routed.databases`.

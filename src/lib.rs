@@ -3,15 +3,19 @@
 
 use pgrx::prelude::*;
 
+mod answer;
 mod api;
+mod cache;
 mod capture;
 mod catalog;
 mod error;
 mod exec;
 mod freshness;
 mod gucs;
+mod invalidation;
 mod jsonb_text;
 mod pipeline;
+mod query_stats;
 mod refresh;
 mod rollup_admin;
 mod rows;
@@ -30,7 +34,11 @@ mod tests;
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     thresholds::register_invalidation_callback();
+    invalidation::register();
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        if gucs::cache_size_bytes() > 0 {
+            cache::shmem::install_hooks();
+        }
         worker::register();
     }
 }

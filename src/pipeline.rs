@@ -9,16 +9,31 @@ use crate::gucs;
 use routed_core::budget::{resolve_budget, BudgetOrigin};
 use routed_core::codegen::{generate, Generated};
 use routed_core::names::parse_qualified_name;
-use routed_core::normalize::fingerprint;
+use routed_core::normalize::{canonical_text, fingerprint_of};
 use routed_core::query::{parse_text, Query};
 use routed_core::resolve::{bind, Bound};
-use routed_core::route::{plan, Plan};
+use routed_core::route::{plan, Plan, Window};
 use routed_core::Error;
+
+/// A parsed document with its budget: all a cache lookup needs.
+pub struct Parsed {
+    pub query: Query,
+    pub canonical: String,
+    pub fingerprint: String,
+    pub budget: i64,
+    pub budget_origin: BudgetOrigin,
+}
 
 pub struct Prepared {
     pub query: Query,
     pub fingerprint: String,
     pub budget_origin: BudgetOrigin,
+    /// The source relation, and whether it is tracked with the document's time column (its
+    /// changes are published, so its cached answers can stay exact).
+    pub source_oid: u32,
+    pub tracked_range: bool,
+    /// The document's window evaluated now, when it was needed.
+    pub window: Option<Window>,
     pub bound: Bound,
     pub plan: Plan,
     /// The rollup the plan reads, if any.
@@ -28,6 +43,10 @@ pub struct Prepared {
 
 /// `staleness_micros` is the `staleness` argument (None when NULL).
 pub fn prepare(document: &str, staleness_micros: Option<i64>) -> Prepared {
+    plan_parsed(parse(document, staleness_micros))
+}
+
+pub fn parse(document: &str, staleness_micros: Option<i64>) -> Parsed {
     if let Some(s) = staleness_micros.filter(|s| *s < 0) {
         crate::error::raise(Error::invalid(
             "staleness",
@@ -38,12 +57,30 @@ pub fn prepare(document: &str, staleness_micros: Option<i64>) -> Prepared {
         ));
     }
     let query = parse_text(document).or_raise();
-    let fingerprint = fingerprint(&query);
+    let canonical = canonical_text(&query);
+    let fingerprint = fingerprint_of(&canonical);
     let (budget, budget_origin) = resolve_budget(
         staleness_micros,
         query.freshness,
         gucs::default_staleness_micros(),
     );
+    Parsed {
+        query,
+        canonical,
+        fingerprint,
+        budget,
+        budget_origin,
+    }
+}
+
+pub fn plan_parsed(parsed: Parsed) -> Prepared {
+    let Parsed {
+        query,
+        fingerprint,
+        budget,
+        budget_origin,
+        ..
+    } = parsed;
     let name = parse_qualified_name("source", &query.source).or_raise();
     let relation = load_relation(&name);
     let bound = bind(&query, &relation).or_raise();
@@ -64,10 +101,18 @@ pub fn prepare(document: &str, staleness_micros: Option<i64>) -> Prepared {
     let plan = plan(&bound, budget, &facts, window.as_ref());
     let rollup = plan.rollup.as_ref().map(|r| &facts[r.index].def);
     let generated = generate(&bound, &plan, rollup);
+    let tracked_range = match (&bound.time, &relation.tracked_time_column) {
+        (Some(t), Some(c)) => &t.column == c,
+        (None, Some(_)) => true,
+        _ => false,
+    };
     Prepared {
         query,
         fingerprint,
         budget_origin,
+        source_oid: relation.oid,
+        tracked_range,
+        window,
         bound,
         rollup: rollup.map(|r| r.name.clone()),
         plan,

@@ -152,7 +152,12 @@ pub fn canonical(q: &Query) -> Value {
 
 /// xxh3-64 of the canonical text, as 16 lowercase hex digits.
 pub fn fingerprint(q: &Query) -> String {
-    format!("{:016x}", xxh3_64(canonical_text(q).as_bytes()))
+    fingerprint_of(&canonical_text(q))
+}
+
+/// The fingerprint of a canonical text.
+pub fn fingerprint_of(canonical: &str) -> String {
+    format!("{:016x}", xxh3_64(canonical.as_bytes()))
 }
 
 #[cfg(test)]

@@ -1,0 +1,203 @@
+//! routed_query's flow: parse, try the cache, else plan and run, then store what may be stored.
+//! Every answer's `meta` says where it came from and how stale it is.
+
+use crate::cache::{self, Found, Outcome};
+use crate::exec;
+use crate::freshness;
+use crate::pipeline::{parse, plan_parsed, Parsed, Prepared};
+use crate::query_stats;
+use pgrx::pg_sys;
+use routed_core::cache::entry::{EntryMeta, StoredAnswer, MAX_RELS, RELATIVE, TRACKED};
+use routed_core::time::{format_interval, format_rfc3339_utc};
+use serde_json::{json, Value};
+use std::time::Instant;
+
+/// The transaction's `now()`, the instant relative ranges are evaluated at.
+pub fn as_of_unix_micros() -> i64 {
+    cache::unix_us(unsafe { pg_sys::GetCurrentTransactionStartTimestamp() })
+}
+
+pub fn columns_json(p: &Prepared) -> String {
+    Value::Array(
+        p.bound
+            .outputs
+            .iter()
+            .map(|c| json!({"name": c.name, "type": c.type_name}))
+            .collect(),
+    )
+    .to_string()
+}
+
+/// Answers a document as JSON text.
+pub fn answer(document: &str, staleness_micros: Option<i64>) -> String {
+    let started = Instant::now();
+    let parsed = parse(document, staleness_micros);
+    let (mut outcome, fill) = match cache::unusable() {
+        Some((o, _)) => {
+            if o == Outcome::Bypass {
+                cache::count_bypass();
+            }
+            (o, None)
+        }
+        None => {
+            cache::register_exit_callback();
+            match cache::lookup(cache::key(&parsed.canonical), parsed.budget) {
+                Found::Served(s, o) => {
+                    let text = render(
+                        &s.answer,
+                        s.meta.as_of_us,
+                        s.staleness_us,
+                        parsed.budget,
+                        o,
+                        started,
+                    );
+                    record(&parsed, &s.answer.source, o, started, s.staleness_us);
+                    return text;
+                }
+                Found::Compute(fill) => (Outcome::Miss, fill),
+            }
+        }
+    };
+    let budget = parsed.budget;
+    let canonical = parsed.canonical.clone();
+    let mut p = plan_parsed(parsed);
+    let rows = exec::rows_json(&p.generated);
+    let as_of = as_of_unix_micros();
+    let stored = StoredAnswer {
+        columns: columns_json(&p),
+        rows,
+        source: p.plan.source.to_string(),
+        rollup: p.rollup.clone(),
+        approximate: p.plan.approximate,
+        fingerprint: p.fingerprint.clone(),
+    };
+    if let Some(fill) = fill {
+        match entry_meta(&mut p, as_of, started) {
+            Ok(meta) => {
+                fill.store(&stored, meta);
+            }
+            Err(_) => {
+                // security or size rules this answer out of the cache
+                outcome = Outcome::Bypass;
+                cache::count_bypass();
+            }
+        }
+    }
+    let staleness = p.plan.staleness_micros;
+    let text = render(&stored, as_of, staleness, budget, outcome, started);
+    query_stats::record(
+        &p.fingerprint,
+        &canonical,
+        p.plan.source,
+        outcome,
+        elapsed_ms(started),
+        staleness,
+    );
+    text
+}
+
+fn elapsed_ms(started: Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
+}
+
+fn record(parsed: &Parsed, source: &str, o: Outcome, started: Instant, staleness: i64) {
+    query_stats::record(
+        &parsed.fingerprint,
+        &parsed.canonical,
+        source,
+        o,
+        elapsed_ms(started),
+        staleness,
+    );
+}
+
+fn render(
+    a: &StoredAnswer,
+    as_of_us: i64,
+    staleness_us: i64,
+    budget_us: i64,
+    outcome: Outcome,
+    started: Instant,
+) -> String {
+    let meta = json!({
+        "source": a.source,
+        "rollup": a.rollup,
+        "as_of": format_rfc3339_utc(as_of_us),
+        "staleness": format_interval(staleness_us),
+        "budget": format_interval(budget_us),
+        "approximate": a.approximate,
+        "cache": outcome.name(),
+        "elapsed_ms": elapsed_ms(started),
+        "fingerprint": a.fingerprint,
+    });
+    // rows stay PostgreSQL's own JSON text so numeric values keep every digit
+    format!(
+        "{{\"columns\":{},\"rows\":{},\"meta\":{meta}}}",
+        a.columns, a.rows
+    )
+}
+
+/// What the cache must know to serve this answer later, or why it must not keep it.
+fn entry_meta(p: &mut Prepared, as_of_us: i64, started: Instant) -> Result<EntryMeta, String> {
+    let source = pg_sys::Oid::from(p.source_oid);
+    let mut rels = vec![source];
+    if let Some(name) = &p.rollup {
+        for table in [name.clone(), format!("{name}$delta")] {
+            rels.push(rollup_oid(&table).ok_or("rollup table not found")?);
+        }
+    }
+    if rels.len() > MAX_RELS {
+        return Err("reads too many relations".into());
+    }
+    for &rel in &rels {
+        if !cache::table_privilege(rel) {
+            return Err("read with column privileges only".into());
+        }
+        if cache::row_security_applies(rel) {
+            return Err("row security applies".into());
+        }
+    }
+    let relative = p.query.time.as_ref().is_some_and(|t| t.is_relative());
+    let (from_us, to_us) = if !p.tracked_range || p.bound.time.is_none() {
+        (i64::MIN, i64::MAX)
+    } else {
+        if p.window.is_none() {
+            p.window = freshness::window(&p.bound);
+        }
+        match &p.window {
+            Some(w) => (w.from_us.unwrap_or(i64::MIN), w.to_us),
+            None => (i64::MIN, i64::MAX),
+        }
+    };
+    let mut meta = EntryMeta {
+        db: unsafe { pg_sys::MyDatabaseId }.to_u32(),
+        source: p.source_oid,
+        nrels: rels.len() as u32,
+        flags: if relative { RELATIVE } else { 0 } | if p.tracked_range { TRACKED } else { 0 },
+        role: unsafe { pg_sys::GetUserId() }.to_u32(),
+        from_us,
+        to_us,
+        as_of_us,
+        stale_since_us: if p.plan.staleness_micros > 0 {
+            as_of_us - p.plan.staleness_micros
+        } else {
+            i64::MAX
+        },
+        pos: 0,
+        cost_us: started.elapsed().as_micros() as u64,
+        ..Default::default()
+    };
+    for (i, r) in rels.iter().enumerate() {
+        meta.rels[i] = r.to_u32();
+    }
+    Ok(meta)
+}
+
+fn rollup_oid(table: &str) -> Option<pg_sys::Oid> {
+    let name = std::ffi::CString::new(table).ok()?;
+    unsafe {
+        let ns = pg_sys::get_namespace_oid(c"routed".as_ptr(), true);
+        let oid = pg_sys::get_relname_relid(name.as_ptr(), ns);
+        (oid != pg_sys::InvalidOid).then_some(oid)
+    }
+}

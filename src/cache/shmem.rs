@@ -1,0 +1,202 @@
+//! The cache's shared memory: one region holding a header (settings, counters, in-flight
+//! commits, condition variables), the change ring and the partitions, plus a tranche of LWLocks
+//! (one per partition, one for the ring). Requested and formatted from hooks `_PG_init` installs
+//! under `shared_preload_libraries`; every backend inherits the addresses from the postmaster.
+
+use crate::gucs;
+use pgrx::pg_sys;
+use routed_core::cache::ring::Ring;
+use routed_core::cache::store::{Dims, Partition};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64};
+
+pub const PARTITIONS: usize = 16;
+/// Commits between their PRE_COMMIT and COMMIT callbacks, at most this many ranges at once;
+/// beyond it a counter makes every entry count as possibly stale until they finish.
+pub const IN_FLIGHT: usize = 256;
+const LOCKS: i32 = PARTITIONS as i32 + 1;
+const RING_LOCK: usize = PARTITIONS;
+const TRANCHE: &std::ffi::CStr = c"pg_routed";
+
+#[repr(C)]
+#[derive(Default)]
+pub struct Stats {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub coalesced: AtomicU64,
+    pub bypasses: AtomicU64,
+    pub evictions: AtomicU64,
+    pub invalidations: AtomicU64,
+    pub stored: AtomicU64,
+    pub not_stored: AtomicU64,
+    pub revalidations: AtomicU64,
+    pub reset_at_us: AtomicI64,
+}
+
+/// A range a committing transaction is about to make visible (pid 0: free).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct InFlight {
+    pub pid: i32,
+    pub db: u32,
+    pub rel: u32,
+    pub lo: i64,
+    pub hi: i64,
+}
+
+#[repr(C)]
+pub struct Header {
+    pub dims: Dims,
+    pub ring_capacity: u64,
+    pub stats: Stats,
+    /// Occupied in-flight slots, and commits that found no free slot.
+    pub in_flight_used: AtomicU32,
+    pub in_flight_overflow: AtomicU32,
+    pub in_flight: [InFlight; IN_FLIGHT],
+    pub cvs: [pg_sys::ConditionVariable; PARTITIONS],
+}
+
+static mut BASE: *mut u8 = std::ptr::null_mut();
+static mut LOCK_ARRAY: *mut pg_sys::LWLockPadded = std::ptr::null_mut();
+static mut PREV_REQUEST: pg_sys::shmem_request_hook_type = None;
+static mut PREV_STARTUP: pg_sys::shmem_startup_hook_type = None;
+
+fn align(n: usize) -> usize {
+    (n + 63) & !63
+}
+
+fn dims() -> Dims {
+    Dims::for_bytes(gucs::cache_size_bytes() / PARTITIONS)
+}
+
+fn ring_capacity() -> u64 {
+    gucs::CHANGE_RING_SIZE.get() as u64
+}
+
+fn total_bytes() -> usize {
+    align(std::mem::size_of::<Header>())
+        + align(Ring::bytes(ring_capacity()))
+        + PARTITIONS * align(dims().bytes())
+}
+
+/// Installs the hooks; called from `_PG_init` while preloading, when the cache is sized > 0.
+pub fn install_hooks() {
+    unsafe {
+        PREV_REQUEST = pg_sys::shmem_request_hook;
+        pg_sys::shmem_request_hook = Some(request);
+        PREV_STARTUP = pg_sys::shmem_startup_hook;
+        pg_sys::shmem_startup_hook = Some(startup);
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn request() {
+    unsafe {
+        if let Some(prev) = PREV_REQUEST {
+            prev();
+        }
+        pg_sys::RequestAddinShmemSpace(total_bytes());
+        pg_sys::RequestAddinShmemSpace(crate::query_stats::bytes());
+        pg_sys::RequestNamedLWLockTranche(TRANCHE.as_ptr(), LOCKS);
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn startup() {
+    unsafe {
+        if let Some(prev) = PREV_STARTUP {
+            prev();
+        }
+        let init_lock = &raw mut (*pg_sys::MainLWLockArray.add(21)).lock;
+        pg_sys::LWLockAcquire(init_lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
+        let mut found = false;
+        let base = pg_sys::ShmemInitStruct(c"pg_routed cache".as_ptr(), total_bytes(), &mut found)
+            as *mut u8;
+        if !found {
+            format(base);
+        }
+        BASE = base;
+        LOCK_ARRAY = pg_sys::GetNamedLWLockTranche(TRANCHE.as_ptr());
+        crate::query_stats::attach();
+        pg_sys::LWLockRelease(init_lock);
+    }
+}
+
+unsafe fn format(base: *mut u8) {
+    unsafe {
+        std::ptr::write_bytes(base, 0, std::mem::size_of::<Header>());
+        let h = &mut *(base as *mut Header);
+        h.dims = dims();
+        h.ring_capacity = ring_capacity();
+        for cv in h.cvs.iter_mut() {
+            pg_sys::ConditionVariableInit(cv);
+        }
+        Ring::init(base.add(ring_offset()), h.ring_capacity);
+        for i in 0..PARTITIONS {
+            Partition::init(base.add(partition_offset(h, i)), h.dims);
+        }
+    }
+}
+
+fn ring_offset() -> usize {
+    align(std::mem::size_of::<Header>())
+}
+
+fn partition_offset(h: &Header, i: usize) -> usize {
+    ring_offset() + align(Ring::bytes(h.ring_capacity)) + i * align(h.dims.bytes())
+}
+
+/// Whether the cache exists in this server (preloaded with a size > 0).
+pub fn available() -> bool {
+    unsafe { !BASE.is_null() }
+}
+
+pub fn header() -> &'static Header {
+    unsafe { &*(BASE as *const Header) }
+}
+
+pub fn ring() -> Ring {
+    unsafe { Ring::attach(BASE.add(ring_offset())) }
+}
+
+pub fn partition(i: usize) -> Partition {
+    unsafe { Partition::attach(BASE.add(partition_offset(header(), i)), header().dims) }
+}
+
+pub fn cv(i: usize) -> *mut pg_sys::ConditionVariable {
+    unsafe { &raw mut (*(BASE as *mut Header)).cvs[i] }
+}
+
+/// The in-flight table, to be read or written only under the ring lock.
+pub fn in_flight() -> &'static mut [InFlight; IN_FLIGHT] {
+    unsafe { &mut (*(BASE as *mut Header)).in_flight }
+}
+
+/// An LWLock held until dropped; never held across SPI (ARCHITECTURE invariant 7).
+pub struct Held(*mut pg_sys::LWLock);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        unsafe { pg_sys::LWLockRelease(self.0) };
+    }
+}
+
+fn lock(i: usize, exclusive: bool) -> Held {
+    let mode = if exclusive {
+        pg_sys::LWLockMode::LW_EXCLUSIVE
+    } else {
+        pg_sys::LWLockMode::LW_SHARED
+    };
+    unsafe {
+        let l = &raw mut (*LOCK_ARRAY.add(i)).lock;
+        pg_sys::LWLockAcquire(l, mode);
+        Held(l)
+    }
+}
+
+pub fn lock_partition(i: usize, exclusive: bool) -> Held {
+    lock(i, exclusive)
+}
+
+pub fn lock_ring(exclusive: bool) -> Held {
+    lock(RING_LOCK, exclusive)
+}
