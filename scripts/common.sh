@@ -46,7 +46,7 @@ install_extension() {
   (cd "$REPO" && cargo pgrx install $flag --pg-config "$PG_CONFIG" --features pg15 2>&1 | grep -vE "^\s*(Compiling|Checking)" | tail -n 5)
   # earlier versions' install scripts and the upgrade scripts from them (ALTER EXTENSION UPDATE)
   local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-  $sudo cp "$REPO"/sql/pg_routed--0.1.0.sql "$REPO"/sql/pg_routed--*--*.sql "$("$PG_CONFIG" --sharedir)/extension/"
+  $sudo cp "$REPO"/sql/pg_routed--*.sql "$("$PG_CONFIG" --sharedir)/extension/"
 }
 
 # Creates (once) and starts a cluster: cluster_up DATADIR PORT. Trust auth on loopback only.

@@ -25,10 +25,14 @@ pg_tests() {
 }
 
 golden_tests() {
-  # the committed upgrade script must match the objects this build installs
+  # the committed upgrade script to this version must match the objects this build installs
   local version; version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO/Cargo.toml" | head -n 1)
-  python3 "$REPO/scripts/upgrade_sql.py" "$("$PG_CONFIG" --sharedir)/extension/pg_routed--$version.sql" \
-    | diff -u "$REPO/sql/pg_routed--0.1.0--$version.sql" - || { echo "sql/pg_routed--0.1.0--$version.sql is stale: regenerate it with scripts/upgrade_sql.py"; return 1; }
+  local step; step=$(ls "$REPO"/sql/pg_routed--*--"$version".sql)
+  local previous; previous=$(basename "$step" | sed 's/^pg_routed--\(.*\)--.*/\1/')
+  local what; what=$(sed -n '1s/^-- pg_routed [^:]*: \(.*\)\.$/\1/p' "$step")
+  python3 "$REPO/scripts/upgrade_sql.py" "$REPO/sql/pg_routed--$previous.sql" \
+    "$("$PG_CONFIG" --sharedir)/extension/pg_routed--$version.sql" "$what" \
+    | diff -u "$step" - || { echo "$step is stale: regenerate it with scripts/upgrade_sql.py"; return 1; }
   upgrade_check && "$REPO/scripts/regress.sh" sql "$TEST_PORT"
 }
 

@@ -28,11 +28,12 @@ pub fn columns_json(p: &Prepared) -> String {
     .to_string()
 }
 
-/// Answers a document as JSON text.
-pub fn answer(document: &str, staleness_micros: Option<i64>) -> String {
+/// Answers a document as JSON text. `recompute` (the worker revalidating an entry) skips the
+/// cached answer and stores a fresh one.
+pub fn answer(document: &str, staleness_micros: Option<i64>, recompute: bool) -> String {
     let started = Instant::now();
     let parsed = parse(document, staleness_micros);
-    let (mut outcome, fill) = match cache::unusable() {
+    let (mut outcome, fill) = match cache::unusable(recompute) {
         Some((o, _)) => {
             if o == Outcome::Bypass {
                 cache::count_bypass();
@@ -41,7 +42,7 @@ pub fn answer(document: &str, staleness_micros: Option<i64>) -> String {
         }
         None => {
             cache::register_exit_callback();
-            match cache::lookup(cache::key(&parsed.canonical), parsed.budget) {
+            match cache::lookup(cache::key(&parsed.canonical), parsed.budget, recompute) {
                 Found::Served(s, o) => {
                     let text = render(
                         &s.answer,

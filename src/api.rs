@@ -33,7 +33,11 @@ fn routed_query(
     query: Option<JsonbArg>,
     staleness: default!(Option<Interval>, "NULL"),
 ) -> JsonbOut {
-    JsonbOut(answer::answer(&document(query), staleness_micros(staleness)))
+    JsonbOut(answer::answer(
+        &document(query),
+        staleness_micros(staleness),
+        false,
+    ))
 }
 
 /// Shows the decision for a document without running it: candidates, plan, SQL and parameters.

@@ -31,10 +31,18 @@ pub extern "C-unwind" fn routed_worker_main(_arg: pg_sys::Datum) {
     let db = BackgroundWorker::get_extra().to_string();
     BackgroundWorker::connect_worker_to_spi(Some(&db), None);
     log!("pg_routed: refresh worker started for database \"{db}\"");
-    while BackgroundWorker::wait_latch(Some(Duration::from_secs(gucs::refresh_naptime_secs()))) {
+    let mut last_check: Option<Instant> = None;
+    // wakes every second for cache revalidation; rollups every routed.refresh_naptime
+    while BackgroundWorker::wait_latch(Some(Duration::from_secs(1))) {
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
+        revalidate_cache();
+        let naptime = Duration::from_secs(gucs::refresh_naptime_secs());
+        if last_check.is_some_and(|t| t.elapsed() < naptime) {
+            continue;
+        }
+        last_check = Some(Instant::now());
         let due = in_transaction("list due rollups", due_rollups).unwrap_or_default();
         for (name, owner) in due {
             if BackgroundWorker::sigterm_received() {
@@ -122,6 +130,35 @@ fn refresh(name: &str, owner: &str) {
         )
     });
     log!("pg_routed: refreshed rollup \"{name}\" in {ms:.1} ms ({steps} steps)");
+}
+
+/// Recomputes the cache entries hits flagged (stale-while-revalidate), each in its own
+/// transaction as the role and with the settings that computed it.
+fn revalidate_cache() {
+    for due in crate::cache::revalidate::take_due(64) {
+        if BackgroundWorker::sigterm_received() {
+            break;
+        }
+        in_transaction("cache revalidation", || {
+            Spi::run_with_args(
+                "SELECT set_config('role', r.rolname, true), set_config('search_path', $2, true),
+                        set_config('TimeZone', $3, true), set_config('row_security', $4, true),
+                        set_config('extra_float_digits', $5, true), set_config('IntervalStyle', $6, true)
+                   FROM pg_catalog.pg_roles r WHERE r.oid = $1",
+                &[
+                    pg_sys::Oid::from(due.role).into(),
+                    due.search_path.as_str().into(),
+                    due.time_zone.as_str().into(),
+                    if due.row_security { "on" } else { "off" }.into(),
+                    due.extra_float_digits.as_str().into(),
+                    due.interval_style.into(),
+                ],
+            )?;
+            crate::answer::answer(&due.document, Some(0), true);
+            crate::cache::revalidate::count();
+            Ok::<(), pgrx::spi::Error>(())
+        });
+    }
 }
 
 /// Runs `f` in its own transaction; an error is logged, the transaction aborted, and None

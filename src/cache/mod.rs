@@ -2,12 +2,13 @@
 //! lock, no SPI), coalescing of identical misses on a condition variable, and storing an answer
 //! with what its staleness depends on. The store, ring and staleness rule are routed-core's.
 
+pub mod revalidate;
 pub mod shmem;
 pub mod sql;
 
 use pgrx::pg_sys;
 use routed_core::cache::entry::{EntryMeta, StoredAnswer};
-use routed_core::cache::store::{FILLING, READY};
+use routed_core::cache::store::FILLING;
 use routed_core::cache::Key;
 use shmem::PARTITIONS;
 use std::cell::Cell;
@@ -63,8 +64,9 @@ pub enum Found {
     Compute(Option<Fill>),
 }
 
-/// Why the cache cannot be used for this call at all, if it cannot.
-pub fn unusable() -> Option<(Outcome, &'static str)> {
+/// Why the cache cannot be used for this call at all, if it cannot. The worker revalidating
+/// (`recompute`) writes nothing in its transaction, so only the settings count for it.
+pub fn unusable(recompute: bool) -> Option<(Outcome, &'static str)> {
     if !shmem::available() {
         return Some((
             Outcome::Disabled,
@@ -74,9 +76,8 @@ pub fn unusable() -> Option<(Outcome, &'static str)> {
     if !crate::gucs::ENABLED.get() {
         return Some((Outcome::Disabled, "routed.enabled is off"));
     }
-    if unsafe { pg_sys::GetTopTransactionIdIfAny() } != pg_sys::InvalidTransactionId
-        || crate::invalidation::pending()
-    {
+    let wrote = unsafe { pg_sys::GetTopTransactionIdIfAny() } != pg_sys::InvalidTransactionId;
+    if (wrote && !recompute) || crate::invalidation::pending() {
         return Some((
             Outcome::Bypass,
             "this transaction has written: it reads its own changes, not the cache",
@@ -139,9 +140,16 @@ pub fn count_bypass() {
 
 /// Looks `key` up for a caller allowing `budget_us`: a hit, a wait for a backend computing the
 /// same answer, or the duty to compute it (with a claim to store it).
-pub fn lookup(key: Key, budget_us: i64) -> Found {
+/// `recompute` (revalidation) skips serving and computes a fresh answer.
+pub fn lookup(key: Key, budget_us: i64, recompute: bool) -> Found {
     unsafe { pg_sys::AcceptInvalidationMessages() };
     let part = partition_of(&key);
+    if recompute {
+        return match claim(key, part) {
+            Claim::Claimed(fill) => Found::Compute(Some(fill)),
+            _ => Found::Compute(None),
+        };
+    }
     if let Some(s) = serve(&key, part, budget_us) {
         stats().hits.fetch_add(1, Ordering::Relaxed);
         return Found::Served(s, Outcome::Hit);
@@ -454,26 +462,13 @@ pub fn reset() -> u64 {
     n
 }
 
-/// Calls `f` for every READY entry (partition by partition, shared locks).
-pub fn for_each_entry(mut f: impl FnMut(&routed_core::cache::store::Slot)) {
-    for part in 0..PARTITIONS {
-        let _lock = shmem::lock_partition(part, false);
-        let p = shmem::partition(part);
-        for i in 0..p.nslots() {
-            let s = p.slot(i);
-            if s.state.load(Ordering::Acquire) == READY {
-                f(s);
-            }
-        }
-    }
-}
 
 /// routed_explain's cache section: whether an entry exists and whether it could be served now
 /// to this caller at `budget_us` (looked at, not touched).
 pub fn explain(canonical: &str, budget_us: i64) -> serde_json::Value {
     use routed_core::time::{format_interval, format_rfc3339_utc};
     use serde_json::json;
-    if let Some((o, reason)) = unusable() {
+    if let Some((o, reason)) = unusable(false) {
         return json!({"status": o.name(), "reason": reason});
     }
     let key = key(canonical);

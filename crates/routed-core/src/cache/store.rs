@@ -259,6 +259,15 @@ impl Partition {
         }
     }
 
+    /// A READY entry's key bytes.
+    pub fn key(&self, slot: u32) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.slot(slot).key_len as usize);
+        self.walk(slot, 0, self.slot(slot).key_len as usize, |_, b| {
+            out.extend_from_slice(b)
+        });
+        out
+    }
+
     /// Appends a READY entry's answer bytes to `out`.
     pub fn read_value(&self, slot: u32, out: &mut Vec<u8>) {
         let s = self.slot(slot);
