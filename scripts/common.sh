@@ -15,7 +15,7 @@ as_pg() {
 
 # Installs what is missing: Debian packages, cargo-pgrx 0.18.1, pgrx's config. Quick when done.
 bootstrap() {
-  local pkgs="postgresql-15 postgresql-client-15 postgresql-contrib libpq-dev postgresql-server-dev-15 libclang-dev sudo"
+  local pkgs="postgresql-15 postgresql-client-15 postgresql-contrib libpq-dev postgresql-server-dev-15 libclang-dev sudo python3-psycopg2"
   local missing=""
   for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

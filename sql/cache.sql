@@ -2,7 +2,7 @@
 
 CREATE VIEW routed.cache_stats AS
 SELECT s.capacity_bytes, s.used_bytes, s.entries, s.hits, s.misses, s.coalesced, s.bypasses,
-       s.evictions, s.invalidations, s.not_stored, s.changes_published,
+       s.evictions, s.invalidations, s.not_stored, s.revalidations, s.changes_published,
        CASE WHEN s.hits + s.coalesced + s.misses > 0
             THEN round((s.hits + s.coalesced)::numeric / (s.hits + s.coalesced + s.misses), 4)
        END AS hit_ratio

@@ -5,6 +5,7 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 use std::ffi::CString;
 
 pub static ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static CACHE: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static DEFAULT_STALENESS_S: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static DATABASES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static REFRESH_NAPTIME_S: GucSetting<i32> = GucSetting::<i32>::new(5);
@@ -53,6 +54,14 @@ pub fn init() {
 }
 
 fn define_cache_gucs() {
+    GucRegistry::define_bool_guc(
+        c"routed.cache",
+        c"Whether routed_query may answer from, and store into, the shared-memory result cache.",
+        c"Off: every call computes its answer (meta.cache = disabled).",
+        &CACHE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_int_guc(
         c"routed.cache_size",
         c"Shared memory for the result cache (0 turns the cache off).",

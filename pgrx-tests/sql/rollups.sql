@@ -4,6 +4,7 @@
 -- and prints the routed answer's source and staleness and whether the rows are the same.
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
+SET routed.cache = off;  -- these tests are about routing; the cache has its own (cache.sql)
 
 CREATE FUNCTION try_sql(sql text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE state text; msg text; hint text;
@@ -134,6 +135,7 @@ SELECT same_as_base('{"source": "events", "time": {"column": "ts", "from": "2026
 SET TimeZone = 'Asia/Kolkata';
 SELECT same_as_base('{"source": "events", "time": {"column": "ts", "from": "2026-11-02T00:00:00+05:30", "to": "2026-11-09T00:00:00+05:30", "granularity": "1 day"}, "measures": [{"name": "n", "agg": "count"}]}') AS kolkata_days_off_grid;
 SET TimeZone = 'UTC';
+SET routed.cache = off;  -- these tests are about routing; the cache has its own (cache.sql)
 SELECT c->>'source' AS source, c->>'relation' AS relation, c->>'can_answer' AS can_answer, c->>'reason' AS reason
   FROM jsonb_array_elements(routed_explain(:'d2')->'candidates') AS c;
 SELECT s->>'source' AS source, s->>'from' AS "from", s->>'to' AS "to"

@@ -76,6 +76,9 @@ pub fn unusable(recompute: bool) -> Option<(Outcome, &'static str)> {
     if !crate::gucs::ENABLED.get() {
         return Some((Outcome::Disabled, "routed.enabled is off"));
     }
+    if !crate::gucs::CACHE.get() {
+        return Some((Outcome::Disabled, "routed.cache is off"));
+    }
     let wrote = unsafe { pg_sys::GetTopTransactionIdIfAny() } != pg_sys::InvalidTransactionId;
     if (wrote && !recompute) || crate::invalidation::pending() {
         return Some((
@@ -244,11 +247,11 @@ fn staleness(s: &routed_core::cache::store::Slot, meta: &EntryMeta) -> i64 {
     meta.staleness(first, false, now_us())
 }
 
-/// REPEATABLE READ: only an entry whose changes this snapshot provably also sees.
+/// Only an entry whose changes this transaction's snapshots provably also see: one computed
+/// from changes published before this transaction started. So a hit never answers with rows the
+/// caller's own snapshot cannot see (REPEATABLE READ keeps repeating; a statement comparing a
+/// hit with plain SQL sees the same data).
 fn snapshot_allows(meta: &EntryMeta) -> bool {
-    if unsafe { pg_sys::XactIsoLevel } < pg_sys::XACT_REPEATABLE_READ as i32 {
-        return true;
-    }
     reader_position().is_some_and(|mine| meta.pos <= mine)
 }
 
@@ -306,13 +309,19 @@ thread_local! {
 
 fn claim(key: Key, part: usize) -> Claim {
     let pid = unsafe { pg_sys::MyProcPid };
+    let mine = reader_position();
     let _lock = shmem::lock_partition(part, true);
     let mut p = shmem::partition(part);
     if let Some(slot) = p.find(key.hash, key.hash2, &key.bytes, true) {
-        if p.slot(slot).state.load(Ordering::Acquire) == FILLING {
+        let s = p.slot(slot);
+        if s.state.load(Ordering::Acquire) == FILLING {
             return Claim::Busy(key);
         }
-        // ready but not servable to this caller: the new answer replaces it
+        // ready but not servable to this caller: a newer answer replaces it; one newer than
+        // this caller's snapshot (REPEATABLE READ) is kept
+        if mine.is_none_or(|m| s.meta.pos > m) {
+            return Claim::Full;
+        }
         p.remove(slot);
     }
     match p.claim(key.hash, key.hash2, pid) {

@@ -44,6 +44,7 @@ mod routed {
             name!(evictions, i64),
             name!(invalidations, i64),
             name!(not_stored, i64),
+            name!(revalidations, i64),
             name!(changes_published, i64),
         ),
     > {
@@ -71,6 +72,7 @@ mod routed {
             n(&s.evictions),
             n(&s.invalidations),
             n(&s.not_stored),
+            n(&s.revalidations),
             shmem::ring().head() as i64,
         );
         TableIterator::once(row)

@@ -1,0 +1,158 @@
+-- The result cache, one session at a time (several sessions: isolation/specs/cache_*.spec;
+-- under load: stress.py). c(doc, budget) prints meta.cache, the staleness as zero or not, and
+-- whether the rows equal plain SQL over the base table (routed.enabled off, cache disabled).
+SET client_min_messages = warning;
+SET TimeZone = 'UTC';
+SELECT routed.cache_reset() >= 0 AS reset;
+
+CREATE TABLE cev (ts timestamptz NOT NULL, shop text, amount int);
+INSERT INTO cev SELECT timestamptz '2026-10-01' + i * interval '10 min', 'shop' || (i % 3), i % 100
+  FROM generate_series(0, 9999) i;
+SELECT routed.track('cev', 'ts');
+
+CREATE FUNCTION c(doc jsonb, staleness interval DEFAULT '0') RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE routed jsonb; base jsonb;
+BEGIN
+    routed := routed_query(doc, staleness);
+    PERFORM set_config('routed.enabled', 'off', true);
+    base := routed_query(doc, staleness);
+    PERFORM set_config('routed.enabled', 'on', true);
+    RETURN (routed->'meta'->>'cache') || ' '
+        || CASE WHEN (routed->'meta'->>'staleness')::interval = '0' THEN 'exact' ELSE 'stale' END || ' '
+        || CASE WHEN routed->'rows' = base->'rows' THEN 'same' ELSE 'DIFFERENT' END;
+END $$;
+
+-- a closed window: miss, then hits
+\set closed '{"source":"cev","time":{"from":"2026-10-10T00:00:00Z","to":"2026-10-12T00:00:00Z","granularity":"1 day"},"dimensions":["shop"],"measures":[{"agg":"count","name":"n"},{"agg":"sum","column":"amount","name":"total"}]}'
+SELECT c(:'closed');
+SELECT c(:'closed');
+-- key order and whitespace do not matter: same entry
+SELECT routed_query('{"measures":[{"agg":"count","name":"n"},{"agg":"sum","column":"amount","name":"total"}], "dimensions":["shop"], "time":{"granularity":"1 day","to":"2026-10-12T00:00:00Z","from":"2026-10-10T00:00:00Z"},"source":"cev"}')->'meta'->>'cache' AS reordered;
+-- rows committed outside its range leave it exact
+INSERT INTO cev VALUES ('2026-11-01', 'shop1', 5), ('2026-10-12', 'shop1', 5);
+SELECT c(:'closed');
+-- a row inside its range: the next exact caller recomputes
+INSERT INTO cev VALUES ('2026-10-11 12:00', 'shop1', 1000);
+SELECT c(:'closed');
+SELECT c(:'closed');
+-- within a budget a changed entry is served, with its staleness
+UPDATE cev SET amount = amount + 1 WHERE ts = '2026-10-11 12:00';
+-- (served stale within its budget, so it differs from the base table now)
+SELECT c(:'closed', '1 hour') AS within_budget;
+SELECT (routed_query(:'closed', '1 hour')->'meta'->>'staleness')::interval > '0' AS says_stale;
+SELECT c(:'closed');
+-- DELETE and TRUNCATE invalidate too
+DELETE FROM cev WHERE ts = '2026-10-11 12:00';
+SELECT c(:'closed');
+
+-- a transaction that wrote reads its own rows, not the cache, and stores nothing
+BEGIN;
+INSERT INTO cev VALUES ('2026-10-11 13:00', 'shop0', 7);
+SELECT c(:'closed') AS own_write;
+ROLLBACK;
+-- the aborted insert published nothing: still a hit
+SELECT c(:'closed') AS after_abort;
+-- a transaction that wrote an unrelated table bypasses too (it might have written anything)
+CREATE TABLE cnote (x int);
+BEGIN;
+INSERT INTO cnote VALUES (1);
+SELECT c(:'closed') AS wrote_elsewhere;
+COMMIT;
+
+-- relative windows move: never exact from the cache, served within a budget
+\set relative '{"source":"cev","time":{"from":"now-3650d"},"measures":[{"agg":"count","name":"n"}]}'
+SELECT c(:'relative');
+SELECT c(:'relative');
+SELECT c(:'relative', '1 hour');
+
+-- untracked sources publish nothing: stale from the moment they are computed
+CREATE TABLE cplain AS SELECT * FROM cev;
+\set plain '{"source":"cplain","measures":[{"agg":"count","name":"n"}]}'
+SELECT c(:'plain');
+SELECT c(:'plain');
+SELECT c(:'plain', '1 hour');
+
+-- DDL on a source drops what the cache knew about the database
+SELECT c(:'closed');
+ALTER TABLE cev ADD COLUMN note text;
+SELECT c(:'closed') AS after_ddl;
+SELECT c(:'closed');
+TRUNCATE cev;
+SELECT c(:'closed') AS after_truncate;
+
+-- privileges: a hit re-checks SELECT; REVOKE takes effect at once
+INSERT INTO cev SELECT timestamptz '2026-10-01' + i * interval '10 min', 'shop' || (i % 3), i % 100, NULL
+  FROM generate_series(0, 9999) i;
+CREATE ROLE cache_reader;
+GRANT SELECT ON cev TO cache_reader;
+SET ROLE cache_reader;
+SELECT routed_query(:'closed')->'meta'->>'cache' AS reader_first;
+SELECT routed_query(:'closed')->'meta'->>'cache' AS reader_hit;
+RESET ROLE;
+REVOKE SELECT ON cev FROM cache_reader;
+SET ROLE cache_reader;
+SELECT try_sql(format('SELECT routed_query(%L)', :'closed')) AS after_revoke;
+RESET ROLE;
+
+-- row security: answers depend on the role's policies, so they are not cached
+CREATE TABLE csecret (ts timestamptz, owner text, v int);
+INSERT INTO csecret VALUES ('2026-10-01', 'cache_reader', 1), ('2026-10-01', 'someone', 2);
+ALTER TABLE csecret ENABLE ROW LEVEL SECURITY;
+CREATE POLICY mine ON csecret USING (owner = current_user);
+GRANT SELECT ON csecret TO cache_reader;
+\set secret '{"source":"csecret","measures":[{"agg":"sum","column":"v","name":"v"}]}'
+SET ROLE cache_reader;
+SELECT routed_query(:'secret', '1 hour')->'meta'->>'cache' AS rls, routed_query(:'secret', '1 hour')->'rows' AS rls_rows;
+RESET ROLE;
+-- the owner is not subject to its policies: its answers are cached, and never served to others
+SELECT routed_query(:'secret', '1 hour')->'rows' AS owner_rows, routed_query(:'secret', '1 hour')->'meta'->>'cache' AS owner_second;
+SET ROLE cache_reader;
+SELECT routed_query(:'secret', '1 hour')->'rows' AS reader_rows_again;
+RESET ROLE;
+
+-- answers larger than routed.max_entry_size are not stored
+SET routed.max_entry_size = '1kB';
+\set big '{"source":"cev","time":{"from":"2026-10-01T00:00:00Z","to":"2026-10-20T00:00:00Z","granularity":"1 hour"},"measures":[{"agg":"count","name":"n"}]}'
+SELECT c(:'big');
+SELECT c(:'big') AS still_miss;
+RESET routed.max_entry_size;
+SELECT c(:'big');
+SELECT c(:'big') AS now_hit;
+
+-- routed.cache off (or routed.enabled off): the cache is not used
+SET routed.cache = off;
+SELECT routed_query(:'closed')->'meta'->>'cache' AS cache_off;
+RESET routed.cache;
+SET routed.enabled = off;
+SELECT routed_query(:'closed')->'meta'->>'cache' AS enabled_off;
+RESET routed.enabled;
+
+-- explain shows the cache candidate and why it can or cannot serve
+SELECT c(:'closed');
+SELECT routed_explain(:'closed')->'cache'->>'status' AS status, routed_explain(:'closed')->'cache'->>'reason' AS reason;
+SELECT routed_explain(:'relative')->'cache'->>'status' AS status, routed_explain(:'relative')->'cache'->>'reason' AS reason;
+SELECT routed_explain('{"source":"cev","measures":[{"agg":"count","name":"never_asked"}]}')->'cache'->>'status' AS never_asked;
+
+-- statistics
+SELECT hits > 0 AS hits, misses > 0 AS misses, bypasses > 0 AS bypasses, entries > 0 AS entries,
+       used_bytes <= capacity_bytes AS fits, invalidations > 0 AS invalidations, not_stored > 0 AS not_stored,
+       hit_ratio BETWEEN 0 AND 1 AS ratio
+  FROM routed.cache_stats;
+SELECT calls, hits, misses, from_base, p95_ms >= 0 AS timed, document->>'source' AS source
+  FROM routed.query_stats WHERE document->>'source' = 'cev' AND document->'time'->>'granularity' = '1 day';
+SELECT routed.stats_reset();
+SELECT count(*) AS after_stats_reset FROM routed.query_stats;
+SELECT routed.cache_reset() > 0 AS removed;
+SELECT entries, used_bytes FROM routed.cache_stats;
+SELECT c(:'closed') AS after_cache_reset;
+
+-- a transaction that changed a tracked source cannot be prepared (the cache learns at COMMIT)
+\set VERBOSITY terse
+BEGIN;
+INSERT INTO cev VALUES ('2026-10-11 13:00', 'shop0', 7);
+PREPARE TRANSACTION 'p';
+\set VERBOSITY default
+
+DROP TABLE csecret, cplain, cnote;
+DROP ROLE cache_reader;
