@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: routed-core unit and property tests, the #[pg_test]s, the SQL golden tests,
-# the isolation tests (several sessions) and the differential test against an independent oracle. Installs what is missing first.
+# the isolation tests (several sessions), the differential test against an independent oracle
+# and the cache stress test (several backends, a commit log as oracle). Installs what is missing first.
 source "$(dirname "$0")/common.sh"
 
 TEST_DIR="${PG_ROUTED_TEST_DIR:-$REPO/target/pg_routed_test/pgdata}"
@@ -51,6 +52,12 @@ upgrade_check() {
 }
 isolation_tests() { "$REPO/scripts/regress.sh" isolation "$TEST_PORT"; }
 
+# several real backends on the cache: coalescing, 60 s of readers and writers against an oracle,
+# a small cache with a wrapping change ring, SIGKILL (restarts the cluster)
+stress_tests() {
+  /usr/bin/python3 "$REPO/pgrx-tests/stress.py" --port "$TEST_PORT" --pgdata "$TEST_DIR" --seconds "${PG_ROUTED_STRESS_SECONDS:-60}"
+}
+
 differential_tests() {
   python3 "$REPO/pgrx-tests/differential.py" --port "$TEST_PORT" --documents "${PG_ROUTED_DIFF_DOCS:-300}"
 }
@@ -65,6 +72,7 @@ cluster_restart "$TEST_DIR"
 suite golden golden_tests
 suite isolation isolation_tests
 suite differential differential_tests
+suite stress stress_tests
 
 echo
 [ "$failed" = 0 ] || echo "failed suites:$failures"

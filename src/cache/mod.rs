@@ -223,7 +223,7 @@ fn staleness(s: &routed_core::cache::store::Slot, meta: &EntryMeta) -> i64 {
         let now = now_us();
         let _ring = shmem::lock_ring(false);
         let (head, lost) = ring.scan(checked, |c| {
-            if meta.touched_by(c.db, c.rel, c.lo, c.hi) {
+            if meta.touched_by(c.db, c.rel, c.lo, c.hi) && c.rel == 0 {
                 first = first.min(c.commit_us);
             }
         });
