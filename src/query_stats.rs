@@ -120,7 +120,9 @@ pub fn record(
     };
     let us = (elapsed_ms * 1000.0) as u64;
     s.calls.fetch_add(1, Ordering::Relaxed);
-    if let Some(i) = SOURCES.iter().position(|x| *x == source) {
+    // by source: where computed answers came from (a cache hit's source is the cache)
+    let served = matches!(outcome, Outcome::Hit | Outcome::Coalesced);
+    if let Some(i) = SOURCES.iter().position(|x| *x == source).filter(|_| !served) {
         s.by_source[i].fetch_add(1, Ordering::Relaxed);
     }
     s.by_outcome[outcome as usize].fetch_add(1, Ordering::Relaxed);
