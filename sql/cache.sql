@@ -9,7 +9,8 @@ SELECT s.capacity_bytes, s.used_bytes, s.entries, s.hits, s.misses, s.coalesced,
   FROM routed._cache_stats() s;
 
 CREATE VIEW routed.query_stats AS
-SELECT * FROM routed._query_stats();
+SELECT d.datname AS database, q.*
+  FROM routed._query_stats() q LEFT JOIN pg_catalog.pg_database d ON d.oid = q.dbid;
 
 -- Schema changes (ALTER TABLE, DROP, GRANT, ...) may change any cached answer of the database:
 -- noted here, published when the transaction commits.

@@ -1,15 +1,22 @@
-//! routed_query's flow: parse, try the cache, else plan and run, then store what may be stored.
-//! Every answer's `meta` says where it came from and how stale it is.
+//! routed_query's flow: parse (or recognize a repeated document), try the cache, else plan and
+//! run, then store what may be stored. Every answer's `meta` says where it came from and how
+//! stale it is. The answer is built as jsonb from the body's jsonb bytes, so a hit parses nothing.
 
 use crate::cache::{self, Found, Outcome};
 use crate::exec;
 use crate::freshness;
-use crate::pipeline::{parse, plan_parsed, Parsed, Prepared};
+use crate::jsonb_build::{answer_datum, jsonb_bytes, MetaValue};
+use crate::jsonb_text::JsonbDoc;
+use crate::pipeline::{check_staleness, parse, plan_parsed, with_budget, Parsed, Prepared};
 use crate::query_stats;
 use pgrx::pg_sys;
 use routed_core::cache::entry::{EntryMeta, StoredAnswer, MAX_RELS, RELATIVE, TRACKED};
+use routed_core::query::Query;
 use routed_core::time::{format_interval, format_rfc3339_utc};
 use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::Instant;
 
 /// The transaction's `now()`, the instant relative ranges are evaluated at.
@@ -28,11 +35,54 @@ pub fn columns_json(p: &Prepared) -> String {
     .to_string()
 }
 
-/// Answers a document as JSON text. `recompute` (the worker revalidating an entry) skips the
-/// cached answer and stores a fresh one.
-pub fn answer(document: &str, staleness_micros: Option<i64>, recompute: bool) -> String {
+/// A document this backend parsed before, by its jsonb bytes.
+struct Known {
+    query: Query,
+    canonical: String,
+    fingerprint: String,
+}
+
+const KNOWN_MAX: usize = 256;
+
+thread_local! {
+    static KNOWN: RefCell<HashMap<Vec<u8>, Rc<Known>>> = RefCell::new(HashMap::new());
+}
+
+/// Parses the document, or takes what parsing it gave last time (dashboards repeat documents;
+/// parsing depends on the text alone).
+fn parse_doc(doc: &JsonbDoc, staleness_micros: Option<i64>) -> Parsed {
+    check_staleness(staleness_micros);
+    if let Some(k) = KNOWN.with_borrow(|m| m.get(&doc.0).cloned()) {
+        return with_budget(
+            k.query.clone(),
+            k.canonical.clone(),
+            k.fingerprint.clone(),
+            staleness_micros,
+        );
+    }
+    let parsed = parse(&doc.text(), staleness_micros);
+    KNOWN.with_borrow_mut(|m| {
+        if m.len() >= KNOWN_MAX {
+            m.clear();
+        }
+        m.insert(
+            doc.0.clone(),
+            Rc::new(Known {
+                query: parsed.query.clone(),
+                canonical: parsed.canonical.clone(),
+                fingerprint: parsed.fingerprint.clone(),
+            }),
+        );
+    });
+    parsed
+}
+
+/// Answers a document. `recompute` (the worker revalidating an entry) skips the cached answer
+/// and stores a fresh one.
+pub fn answer(doc: &JsonbDoc, staleness_micros: Option<i64>, recompute: bool) -> pg_sys::Datum {
     let started = Instant::now();
-    let parsed = parse(document, staleness_micros);
+    let parsed = parse_doc(doc, staleness_micros);
+    let relative = parsed.query.time.as_ref().is_some_and(|t| t.is_relative());
     let (mut outcome, fill) = match cache::unusable(recompute) {
         Some((o, _)) => {
             if o == Outcome::Bypass {
@@ -42,9 +92,14 @@ pub fn answer(document: &str, staleness_micros: Option<i64>, recompute: bool) ->
         }
         None => {
             cache::register_exit_callback();
-            match cache::lookup(cache::key(&parsed.canonical), parsed.budget, recompute) {
+            // a relative window's entry is never exact: at budget 0 nobody may use it, so do not
+            // wait for another backend computing it
+            let may_wait = !(relative && parsed.budget == 0);
+            let key = cache::key(&parsed.canonical);
+            match cache::lookup(key, parsed.budget, recompute, may_wait) {
                 Found::Served(s, o) => {
-                    let text = render(
+                    record(&parsed, &s.answer.source, o, started, s.staleness_us);
+                    return render(
                         &s.answer,
                         s.meta.as_of_us,
                         s.staleness_us,
@@ -52,8 +107,6 @@ pub fn answer(document: &str, staleness_micros: Option<i64>, recompute: bool) ->
                         o,
                         started,
                     );
-                    record(&parsed, &s.answer.source, o, started, s.staleness_us);
-                    return text;
                 }
                 Found::Compute(fill) => (Outcome::Miss, fill),
             }
@@ -65,8 +118,10 @@ pub fn answer(document: &str, staleness_micros: Option<i64>, recompute: bool) ->
     let rows = exec::rows_json(&p.generated);
     let as_of = as_of_unix_micros();
     let stored = StoredAnswer {
-        columns: columns_json(&p),
-        rows,
+        body: jsonb_bytes(&format!(
+            "{{\"columns\":{},\"rows\":{rows}}}",
+            columns_json(&p)
+        )),
         source: p.plan.source.to_string(),
         rollup: p.rollup.clone(),
         approximate: p.plan.approximate,
@@ -85,7 +140,6 @@ pub fn answer(document: &str, staleness_micros: Option<i64>, recompute: bool) ->
         }
     }
     let staleness = p.plan.staleness_micros;
-    let text = render(&stored, as_of, staleness, budget, outcome, started);
     query_stats::record(
         &p.fingerprint,
         &canonical,
@@ -94,7 +148,7 @@ pub fn answer(document: &str, staleness_micros: Option<i64>, recompute: bool) ->
         elapsed_ms(started),
         staleness,
     );
-    text
+    render(&stored, as_of, staleness, budget, outcome, started)
 }
 
 fn elapsed_ms(started: Instant) -> f64 {
@@ -119,25 +173,26 @@ fn render(
     budget_us: i64,
     outcome: Outcome,
     started: Instant,
-) -> String {
-    let meta = json!({
-        "source": a.source,
-        "rollup": a.rollup,
-        "as_of": format_rfc3339_utc(as_of_us),
-        "staleness": format_interval(staleness_us),
-        "budget": format_interval(budget_us),
-        "approximate": a.approximate,
-        "cache": outcome.name(),
-        "elapsed_ms": elapsed_ms(started),
-        "fingerprint": a.fingerprint,
-    });
-    // rows stay PostgreSQL's own JSON text so numeric values keep every digit
-    format!(
-        "{{\"columns\":{},\"rows\":{},\"meta\":{meta}}}",
-        a.columns, a.rows
-    )
+) -> pg_sys::Datum {
+    let as_of = format_rfc3339_utc(as_of_us);
+    let staleness = format_interval(staleness_us);
+    let budget = format_interval(budget_us);
+    let meta = [
+        ("source", MetaValue::Str(&a.source)),
+        (
+            "rollup",
+            a.rollup.as_deref().map_or(MetaValue::Null, MetaValue::Str),
+        ),
+        ("as_of", MetaValue::Str(&as_of)),
+        ("staleness", MetaValue::Str(&staleness)),
+        ("budget", MetaValue::Str(&budget)),
+        ("approximate", MetaValue::Bool(a.approximate)),
+        ("cache", MetaValue::Str(outcome.name())),
+        ("elapsed_ms", MetaValue::Number(elapsed_ms(started))),
+        ("fingerprint", MetaValue::Str(&a.fingerprint)),
+    ];
+    answer_datum(&a.body, &meta)
 }
-
 /// What the cache must know to serve this answer later, or why it must not keep it.
 fn entry_meta(p: &mut Prepared, as_of_us: i64, started: Instant) -> Result<EntryMeta, String> {
     let source = pg_sys::Oid::from(p.source_oid);

@@ -1,6 +1,6 @@
 //! The SQL surface. Each function is a thin wrapper: the pipeline decides, exec runs.
 
-use crate::jsonb_text::{JsonbArg, JsonbOut};
+use crate::jsonb_text::{JsonbArg, JsonbDatum, JsonbDoc, JsonbOut};
 use crate::answer::{self, columns_json};
 use crate::pipeline::{parse, plan_parsed};
 use pgrx::prelude::*;
@@ -30,14 +30,14 @@ pub fn document(query: Option<JsonbArg>) -> String {
 /// came from and how stale it is.
 #[pg_extern(name = "routed_query")]
 fn routed_query(
-    query: Option<JsonbArg>,
+    query: Option<JsonbDoc>,
     staleness: default!(Option<Interval>, "NULL"),
-) -> JsonbOut {
-    JsonbOut(answer::answer(
-        &document(query),
-        staleness_micros(staleness),
-        false,
-    ))
+) -> JsonbDatum {
+    let Some(doc) = query else {
+        document(None);
+        unreachable!("a NULL document raised an error")
+    };
+    JsonbDatum(answer::answer(&doc, staleness_micros(staleness), false))
 }
 
 /// Shows the decision for a document without running it: candidates, plan, SQL and parameters.

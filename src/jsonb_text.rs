@@ -35,6 +35,58 @@ impl IntoDatum for JsonbArg {
     }
 }
 
+/// A jsonb argument as the bytes of its (detoasted) varlena: equal documents have equal bytes,
+/// so a repeated document is recognized without printing or parsing it.
+pub struct JsonbDoc(pub Vec<u8>);
+
+impl JsonbDoc {
+    /// The document as JSON text.
+    pub fn text(&self) -> String {
+        let text = unsafe {
+            direct_function_call::<&CStr>(
+                pg_sys::jsonb_out,
+                &[Some(pg_sys::Datum::from(self.0.as_ptr()))],
+            )
+        };
+        text.map(|t| t.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "null".into())
+    }
+
+    pub fn from_text(text: &str) -> JsonbDoc {
+        JsonbDoc(crate::jsonb_build::jsonb_bytes(text))
+    }
+}
+
+impl FromDatum for JsonbDoc {
+    unsafe fn from_polymorphic_datum(
+        datum: pg_sys::Datum,
+        is_null: bool,
+        _: pg_sys::Oid,
+    ) -> Option<Self> {
+        if is_null {
+            return None;
+        }
+        unsafe {
+            let v = pg_sys::pg_detoast_datum(datum.cast_mut_ptr());
+            let len = pgrx::varsize_any(v);
+            Some(JsonbDoc(std::slice::from_raw_parts(v as *const u8, len).to_vec()))
+        }
+    }
+}
+
+/// A jsonb result already built as a datum.
+pub struct JsonbDatum(pub pg_sys::Datum);
+
+impl IntoDatum for JsonbDatum {
+    fn into_datum(self) -> Option<pg_sys::Datum> {
+        Some(self.0)
+    }
+
+    fn type_oid() -> pg_sys::Oid {
+        pg_sys::JSONBOID
+    }
+}
+
 /// A jsonb result built as text (valid JSON by construction), parsed once by `jsonb_in`.
 pub struct JsonbOut(pub String);
 
@@ -55,6 +107,44 @@ unsafe impl SqlTranslatable for JsonbArg {
     const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("jsonb"));
     const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
         Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
+}
+
+unsafe impl SqlTranslatable for JsonbDoc {
+    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(JsonbDoc);
+    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
+    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("jsonb"));
+    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
+        Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
+}
+
+unsafe impl SqlTranslatable for JsonbDatum {
+    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(JsonbDatum);
+    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
+    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("jsonb"));
+    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
+        Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
+}
+
+unsafe impl<'fcx> pgrx::callconv::ArgAbi<'fcx> for JsonbDoc {
+    unsafe fn unbox_arg_unchecked(arg: pgrx::callconv::Arg<'_, 'fcx>) -> Self {
+        // declared Option<JsonbDoc>, so NULL is reported by the caller
+        unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| JsonbDoc(Vec::new()))
+    }
+
+    unsafe fn unbox_nullable_arg(
+        arg: pgrx::callconv::Arg<'_, 'fcx>,
+    ) -> pgrx::nullable::Nullable<Self> {
+        unsafe { arg.unbox_arg_using_from_datum() }.into()
+    }
+}
+
+unsafe impl pgrx::callconv::BoxRet for JsonbDatum {
+    unsafe fn box_into<'fcx>(
+        self,
+        fcinfo: &mut pgrx::callconv::FcInfo<'fcx>,
+    ) -> pgrx::datum::Datum<'fcx> {
+        unsafe { fcinfo.return_raw_datum(self.0) }
+    }
 }
 
 unsafe impl SqlTranslatable for JsonbOut {

@@ -13,6 +13,7 @@ mod exec;
 mod freshness;
 mod gucs;
 mod invalidation;
+mod jsonb_build;
 mod jsonb_text;
 mod pipeline;
 mod query_stats;

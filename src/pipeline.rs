@@ -47,6 +47,14 @@ pub fn prepare(document: &str, staleness_micros: Option<i64>) -> Prepared {
 }
 
 pub fn parse(document: &str, staleness_micros: Option<i64>) -> Parsed {
+    check_staleness(staleness_micros);
+    let query = parse_text(document).or_raise();
+    let canonical = canonical_text(&query);
+    let fingerprint = fingerprint_of(&canonical);
+    with_budget(query, canonical, fingerprint, staleness_micros)
+}
+
+pub fn check_staleness(staleness_micros: Option<i64>) {
     if let Some(s) = staleness_micros.filter(|s| *s < 0) {
         crate::error::raise(Error::invalid(
             "staleness",
@@ -56,9 +64,15 @@ pub fn parse(document: &str, staleness_micros: Option<i64>) -> Parsed {
             ),
         ));
     }
-    let query = parse_text(document).or_raise();
-    let canonical = canonical_text(&query);
-    let fingerprint = fingerprint_of(&canonical);
+}
+
+/// Resolves the budget of an already parsed document.
+pub fn with_budget(
+    query: Query,
+    canonical: String,
+    fingerprint: String,
+    staleness_micros: Option<i64>,
+) -> Parsed {
     let (budget, budget_origin) = resolve_budget(
         staleness_micros,
         query.freshness,

@@ -15,7 +15,10 @@ pub const SOURCES: [&str; 3] = ["base", "rollup", "rollup+base"];
 
 #[repr(C)]
 pub struct QueryStat {
+    /// The fingerprint mixed with the database (0: free).
+    pub key: AtomicU64,
     pub fingerprint: AtomicU64,
+    pub db: AtomicU32,
     pub ready: AtomicU32,
     doc_len: u32,
     doc: [u8; DOC_BYTES],
@@ -72,17 +75,19 @@ fn step_upper_us(step: usize) -> f64 {
     (1u64 << log) as f64 * (1.0 + (frac as f64 + 1.0) / 4.0)
 }
 
-fn slot_for(t: &'static Table, fp: u64, doc: &str) -> Option<&'static QueryStat> {
-    let fp = fp.max(1);
+fn slot_for(t: &'static Table, fp: u64, db: u32, doc: &str) -> Option<&'static QueryStat> {
+    let key = (fp ^ (u64::from(db)).wrapping_mul(0x9E37_79B9_7F4A_7C15)).max(1);
     for i in 0..SLOTS {
-        let s = &t.slots[(fp as usize + i) % SLOTS];
-        match s.fingerprint.load(Ordering::Acquire) {
-            f if f == fp => return Some(s),
+        let s = &t.slots[(key as usize + i) % SLOTS];
+        match s.key.load(Ordering::Acquire) {
+            k if k == key => return Some(s),
             0 => {
-                if s.fingerprint
-                    .compare_exchange(0, fp, Ordering::AcqRel, Ordering::Acquire)
+                if s.key
+                    .compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
                 {
+                    s.fingerprint.store(fp, Ordering::Relaxed);
+                    s.db.store(db, Ordering::Relaxed);
                     let n = doc.len().min(DOC_BYTES);
                     // the slot is ours alone until `ready` is set
                     unsafe {
@@ -93,7 +98,7 @@ fn slot_for(t: &'static Table, fp: u64, doc: &str) -> Option<&'static QueryStat>
                     s.ready.store(1, Ordering::Release);
                     return Some(s);
                 }
-                if s.fingerprint.load(Ordering::Acquire) == fp {
+                if s.key.load(Ordering::Acquire) == key {
                     return Some(s);
                 }
             }
@@ -114,7 +119,8 @@ pub fn record(
 ) {
     let Some(t) = table() else { return };
     let fp = u64::from_str_radix(fingerprint, 16).unwrap_or(1);
-    let Some(s) = slot_for(t, fp, canonical) else {
+    let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    let Some(s) = slot_for(t, fp, db, canonical) else {
         t.dropped.fetch_add(1, Ordering::Relaxed);
         return;
     };
@@ -134,6 +140,7 @@ pub fn record(
 
 /// One row of `routed.query_stats`.
 pub struct Row {
+    pub db: u32,
     pub fingerprint: String,
     pub document: String,
     pub calls: i64,
@@ -164,6 +171,7 @@ pub fn rows() -> Vec<Row> {
                 }
             }
             Row {
+                db: s.db.load(Ordering::Relaxed),
                 fingerprint: format!("{:016x}", s.fingerprint.load(Ordering::Relaxed)),
                 document: String::from_utf8_lossy(&s.doc[..s.doc_len as usize]).into_owned(),
                 calls: calls as i64,
@@ -191,7 +199,7 @@ pub fn reset() {
             for h in &s.hist {
                 h.store(0, Ordering::Relaxed);
             }
-            s.fingerprint.store(0, Ordering::Release);
+            s.key.store(0, Ordering::Release);
         }
         t.dropped.store(0, Ordering::Relaxed);
     }

@@ -154,7 +154,8 @@ fn revalidate_cache() {
                     due.interval_style.into(),
                 ],
             )?;
-            crate::answer::answer(&due.document, Some(0), true);
+            let doc = crate::jsonb_text::JsonbDoc::from_text(&due.document);
+            crate::answer::answer(&doc, Some(0), true);
             crate::cache::revalidate::count();
             Ok::<(), pgrx::spi::Error>(())
         });

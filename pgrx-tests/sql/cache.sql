@@ -4,6 +4,7 @@
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
 SELECT routed.cache_reset() >= 0 AS reset;
+SELECT routed.stats_reset();
 
 CREATE TABLE cev (ts timestamptz NOT NULL, shop text, amount int);
 INSERT INTO cev SELECT timestamptz '2026-10-01' + i * interval '10 min', 'shop' || (i % 3), i % 100
@@ -140,7 +141,7 @@ SELECT hits > 0 AS hits, misses > 0 AS misses, bypasses > 0 AS bypasses, entries
        hit_ratio BETWEEN 0 AND 1 AS ratio
   FROM routed.cache_stats;
 SELECT calls, hits, misses, from_base, p95_ms >= 0 AS timed, document->>'source' AS source
-  FROM routed.query_stats WHERE document->>'source' = 'cev' AND document->'time'->>'granularity' = '1 day';
+  FROM routed.query_stats WHERE database = current_database() AND document->>'source' = 'cev' AND document->'time'->>'granularity' = '1 day';
 SELECT routed.stats_reset();
 SELECT count(*) AS after_stats_reset FROM routed.query_stats;
 SELECT routed.cache_reset() > 0 AS removed;

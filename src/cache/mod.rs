@@ -143,8 +143,9 @@ pub fn count_bypass() {
 
 /// Looks `key` up for a caller allowing `budget_us`: a hit, a wait for a backend computing the
 /// same answer, or the duty to compute it (with a claim to store it).
-/// `recompute` (revalidation) skips serving and computes a fresh answer.
-pub fn lookup(key: Key, budget_us: i64, recompute: bool) -> Found {
+/// `recompute` (revalidation) skips serving and computes a fresh answer; without `may_wait`
+/// a backend computing the same key is not waited for.
+pub fn lookup(key: Key, budget_us: i64, recompute: bool, may_wait: bool) -> Found {
     unsafe { pg_sys::AcceptInvalidationMessages() };
     let part = partition_of(&key);
     if recompute {
@@ -161,6 +162,10 @@ pub fn lookup(key: Key, budget_us: i64, recompute: bool) -> Found {
         Claim::Claimed(fill) => {
             stats().misses.fetch_add(1, Ordering::Relaxed);
             Found::Compute(Some(fill))
+        }
+        Claim::Busy(_) if !may_wait => {
+            stats().misses.fetch_add(1, Ordering::Relaxed);
+            Found::Compute(None)
         }
         Claim::Busy(key) => {
             wait_for_filler(&key, part);
@@ -223,7 +228,7 @@ fn staleness(s: &routed_core::cache::store::Slot, meta: &EntryMeta) -> i64 {
         let now = now_us();
         let _ring = shmem::lock_ring(false);
         let (head, lost) = ring.scan(checked, |c| {
-            if meta.touched_by(c.db, c.rel, c.lo, c.hi) && c.rel == 0 {
+            if meta.touched_by(c.db, c.rel, c.lo, c.hi) {
                 first = first.min(c.commit_us);
             }
         });
@@ -507,6 +512,10 @@ pub fn explain(canonical: &str, budget_us: i64) -> serde_json::Value {
                 "cost_ms": meta.cost_us as f64 / 1000.0,
                 "relative": meta.relative(),
                 "tracked": meta.tracked(),
+                "range": [
+                    (meta.from_us > i64::MIN).then(|| format_rfc3339_utc(meta.from_us)),
+                    (meta.to_us < i64::MAX).then(|| format_rfc3339_utc(meta.to_us)),
+                ],
             });
             let (status, reason) = if st > budget_us {
                 ("miss", "the entry's staleness exceeds the budget")

@@ -83,6 +83,7 @@ mod routed {
     fn _query_stats() -> TableIterator<
         'static,
         (
+            name!(dbid, pg_sys::Oid),
             name!(fingerprint, String),
             name!(document, pgrx::JsonB),
             name!(calls, i64),
@@ -106,6 +107,7 @@ mod routed {
                 let doc = serde_json::from_str(&r.document)
                     .unwrap_or_else(|_| serde_json::Value::String(r.document.clone()));
                 (
+                    pg_sys::Oid::from(r.db),
                     r.fingerprint,
                     pgrx::JsonB(doc),
                     r.calls,
@@ -168,3 +170,4 @@ mod routed {
         crate::invalidation::note_ddl();
     }
 }
+

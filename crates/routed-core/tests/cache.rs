@@ -244,8 +244,7 @@ fn stored_answers_round_trip() {
     for a in [
         StoredAnswer::default(),
         StoredAnswer {
-            columns: "[{\"name\":\"n\"}]".into(),
-            rows: "[[1]]".into(),
+            body: vec![1, 2, 3, 0, 255],
             source: "rollup".into(),
             rollup: Some("metrics_hourly".into()),
             approximate: true,

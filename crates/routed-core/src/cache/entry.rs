@@ -68,11 +68,11 @@ impl EntryMeta {
     }
 }
 
-/// The answer as stored: length-prefixed parts, so a hit rebuilds the JSON without parsing.
+/// The answer as stored: the body (`columns` and `rows` as a jsonb value's bytes, so a hit does
+/// not parse JSON) and the facts `meta` repeats.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StoredAnswer {
-    pub columns: String,
-    pub rows: String,
+    pub body: Vec<u8>,
     pub source: String,
     pub rollup: Option<String>,
     pub approximate: bool,
@@ -81,16 +81,15 @@ pub struct StoredAnswer {
 
 impl StoredAnswer {
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.columns.len() + self.rows.len() + 64);
+        let mut out = Vec::with_capacity(self.body.len() + 64);
         for part in [
-            self.columns.as_str(),
-            self.rows.as_str(),
-            self.source.as_str(),
-            self.rollup.as_deref().unwrap_or(""),
-            self.fingerprint.as_str(),
+            self.body.as_slice(),
+            self.source.as_bytes(),
+            self.rollup.as_deref().unwrap_or("").as_bytes(),
+            self.fingerprint.as_bytes(),
         ] {
             out.extend_from_slice(&(part.len() as u32).to_le_bytes());
-            out.extend_from_slice(part.as_bytes());
+            out.extend_from_slice(part);
         }
         out.push(u8::from(self.approximate) | (u8::from(self.rollup.is_some()) << 1));
         out
@@ -98,29 +97,20 @@ impl StoredAnswer {
 
     pub fn decode(bytes: &[u8]) -> Option<StoredAnswer> {
         let mut rest = bytes;
-        let mut parts: Vec<String> = Vec::with_capacity(5);
-        for _ in 0..5 {
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(4);
+        for _ in 0..4 {
             let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-            let text = std::str::from_utf8(rest.get(4..4 + len)?).ok()?;
-            parts.push(text.to_string());
+            parts.push(rest.get(4..4 + len)?);
             rest = &rest[4 + len..];
         }
         let flags = *rest.first()?;
-        let mut it = parts.into_iter();
-        let (columns, rows, source, rollup, fingerprint) = (
-            it.next()?,
-            it.next()?,
-            it.next()?,
-            it.next()?,
-            it.next()?,
-        );
+        let text = |b: &[u8]| std::str::from_utf8(b).ok().map(str::to_string);
         Some(StoredAnswer {
-            columns,
-            rows,
-            source,
-            rollup: (flags & 2 != 0).then_some(rollup),
+            body: parts[0].to_vec(),
+            source: text(parts[1])?,
+            rollup: if flags & 2 != 0 { Some(text(parts[2])?) } else { None },
             approximate: flags & 1 != 0,
-            fingerprint,
+            fingerprint: text(parts[3])?,
         })
     }
 }
