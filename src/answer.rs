@@ -7,7 +7,8 @@ use crate::exec;
 use crate::freshness;
 use crate::jsonb_build::{answer_datum, jsonb_bytes, MetaValue};
 use crate::jsonb_text::JsonbDoc;
-use crate::pipeline::{check_staleness, parse, plan_parsed, with_budget, Parsed, Prepared};
+use crate::pipeline::{check_staleness, parse, plan_parsed, with_budget, Prepared};
+use routed_core::budget::resolve_budget;
 use crate::query_stats;
 use pgrx::pg_sys;
 use routed_core::cache::entry::{EntryMeta, StoredAnswer, MAX_RELS, RELATIVE, TRACKED};
@@ -50,39 +51,37 @@ thread_local! {
 
 /// Parses the document, or takes what parsing it gave last time (dashboards repeat documents;
 /// parsing depends on the text alone).
-fn parse_doc(doc: &JsonbDoc, staleness_micros: Option<i64>) -> Parsed {
-    check_staleness(staleness_micros);
+fn parse_doc(doc: &JsonbDoc) -> Rc<Known> {
     if let Some(k) = KNOWN.with_borrow(|m| m.get(&doc.0).cloned()) {
-        return with_budget(
-            k.query.clone(),
-            k.canonical.clone(),
-            k.fingerprint.clone(),
-            staleness_micros,
-        );
+        return k;
     }
-    let parsed = parse(&doc.text(), staleness_micros);
+    let parsed = parse(&doc.text(), None);
+    let known = Rc::new(Known {
+        query: parsed.query,
+        canonical: parsed.canonical,
+        fingerprint: parsed.fingerprint,
+    });
     KNOWN.with_borrow_mut(|m| {
         if m.len() >= KNOWN_MAX {
             m.clear();
         }
-        m.insert(
-            doc.0.clone(),
-            Rc::new(Known {
-                query: parsed.query.clone(),
-                canonical: parsed.canonical.clone(),
-                fingerprint: parsed.fingerprint.clone(),
-            }),
-        );
+        m.insert(doc.0.clone(), known.clone());
     });
-    parsed
+    known
 }
 
 /// Answers a document. `recompute` (the worker revalidating an entry) skips the cached answer
 /// and stores a fresh one.
 pub fn answer(doc: &JsonbDoc, staleness_micros: Option<i64>, recompute: bool) -> pg_sys::Datum {
     let started = Instant::now();
-    let parsed = parse_doc(doc, staleness_micros);
-    let relative = parsed.query.time.as_ref().is_some_and(|t| t.is_relative());
+    check_staleness(staleness_micros);
+    let known = parse_doc(doc);
+    let (budget, _) = resolve_budget(
+        staleness_micros,
+        known.query.freshness,
+        crate::gucs::default_staleness_micros(),
+    );
+    let relative = known.query.time.as_ref().is_some_and(|t| t.is_relative());
     let (mut outcome, fill) = match cache::unusable(recompute) {
         Some((o, _)) => {
             if o == Outcome::Bypass {
@@ -94,16 +93,16 @@ pub fn answer(doc: &JsonbDoc, staleness_micros: Option<i64>, recompute: bool) ->
             cache::register_exit_callback();
             // a relative window's entry is never exact: at budget 0 nobody may use it, so do not
             // wait for another backend computing it
-            let may_wait = !(relative && parsed.budget == 0);
-            let key = cache::key(&parsed.canonical);
-            match cache::lookup(key, parsed.budget, recompute, may_wait) {
+            let may_wait = !(relative && budget == 0);
+            let key = cache::key(&known.canonical);
+            match cache::lookup(key, budget, recompute, may_wait) {
                 Found::Served(s, o) => {
-                    record(&parsed, &s.answer.source, o, started, s.staleness_us);
+                    record(&known, &s.answer.source, o, started, s.staleness_us);
                     return render(
                         &s.answer,
                         s.meta.as_of_us,
                         s.staleness_us,
-                        parsed.budget,
+                        budget,
                         o,
                         started,
                     );
@@ -112,8 +111,12 @@ pub fn answer(doc: &JsonbDoc, staleness_micros: Option<i64>, recompute: bool) ->
             }
         }
     };
-    let budget = parsed.budget;
-    let canonical = parsed.canonical.clone();
+    let parsed = with_budget(
+        known.query.clone(),
+        known.canonical.clone(),
+        known.fingerprint.clone(),
+        staleness_micros,
+    );
     let mut p = plan_parsed(parsed);
     let rows = exec::rows_json(&p.generated);
     let as_of = as_of_unix_micros();
@@ -142,7 +145,7 @@ pub fn answer(doc: &JsonbDoc, staleness_micros: Option<i64>, recompute: bool) ->
     let staleness = p.plan.staleness_micros;
     query_stats::record(
         &p.fingerprint,
-        &canonical,
+        &known.canonical,
         p.plan.source,
         outcome,
         elapsed_ms(started),
@@ -155,10 +158,10 @@ fn elapsed_ms(started: Instant) -> f64 {
     (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
 }
 
-fn record(parsed: &Parsed, source: &str, o: Outcome, started: Instant, staleness: i64) {
+fn record(known: &Known, source: &str, o: Outcome, started: Instant, staleness: i64) {
     query_stats::record(
-        &parsed.fingerprint,
-        &parsed.canonical,
+        &known.fingerprint,
+        &known.canonical,
         source,
         o,
         elapsed_ms(started),
