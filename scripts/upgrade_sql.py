@@ -31,13 +31,20 @@ def name_of(block):
     return m.group(1) if m else None
 
 
+def sql_only(block):
+    """The block without comments (pgrx names Rust types in them) and blank lines."""
+    text = re.sub(r"/\*.*?\*/", "", block, flags=re.S)
+    text = re.sub(r"--[^\n]*", "", text)
+    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip())
+
+
 old_path, new_path, what = sys.argv[1], sys.argv[2], sys.argv[3]
 old_version = VERSION.search(old_path).group(1)
 new_version = VERSION.search(new_path).group(1)
 old, new = blocks(old_path), blocks(new_path)
-old_set = set(old)
+old_set = {sql_only(b) for b in old}
 old_names = {name_of(b) for b in old if name_of(b)}
-added = [b for b in new if b not in old_set]
+added = [b for b in new if sql_only(b) not in old_set]
 changed = [name_of(b) for b in added if name_of(b) in old_names]
 if changed:
     sys.exit(f"definitions changed, write CREATE OR REPLACE by hand: {changed}")

@@ -169,6 +169,27 @@ fn record(known: &Known, source: &str, o: Outcome, started: Instant, staleness: 
     );
 }
 
+thread_local! {
+    /// The last value formatted for each meta field: a dashboard's hits repeat them.
+    static LAST_AS_OF: RefCell<(i64, Rc<str>)> = RefCell::new((i64::MIN, Rc::from("")));
+    static LAST_STALENESS: RefCell<(i64, Rc<str>)> = RefCell::new((i64::MIN, Rc::from("")));
+    static LAST_BUDGET: RefCell<(i64, Rc<str>)> = RefCell::new((i64::MIN, Rc::from("")));
+}
+
+fn remembered(
+    last: &'static std::thread::LocalKey<RefCell<(i64, Rc<str>)>>,
+    value: i64,
+    format: fn(i64) -> String,
+) -> Rc<str> {
+    last.with_borrow_mut(|(v, text)| {
+        if *v != value {
+            *v = value;
+            *text = Rc::from(format(value));
+        }
+        text.clone()
+    })
+}
+
 fn render(
     a: &StoredAnswer,
     as_of_us: i64,
@@ -177,9 +198,9 @@ fn render(
     outcome: Outcome,
     started: Instant,
 ) -> pg_sys::Datum {
-    let as_of = format_rfc3339_utc(as_of_us);
-    let staleness = format_interval(staleness_us);
-    let budget = format_interval(budget_us);
+    let as_of = remembered(&LAST_AS_OF, as_of_us, format_rfc3339_utc);
+    let staleness = remembered(&LAST_STALENESS, staleness_us, format_interval);
+    let budget = remembered(&LAST_BUDGET, budget_us, format_interval);
     let meta = [
         ("source", MetaValue::Str(&a.source)),
         (

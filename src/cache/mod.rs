@@ -11,7 +11,7 @@ use routed_core::cache::entry::{EntryMeta, StoredAnswer};
 use routed_core::cache::store::FILLING;
 use routed_core::cache::Key;
 use shmem::PARTITIONS;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ffi::CStr;
 use std::sync::atomic::Ordering;
 
@@ -103,28 +103,54 @@ fn cstr(p: *const std::ffi::c_char) -> &'static str {
     }
 }
 
-/// The key: the canonical document plus everything else its answer depends on.
+/// The settings an answer depends on besides the document, as they were last formatted.
+struct Context {
+    raw: (u32, u32, bool, i32, i32, usize),
+    parts: [String; 5],
+}
+
+thread_local! {
+    static CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
+}
+
+/// The key: the canonical document plus everything else its answer depends on (database,
+/// role, row_security, extra_float_digits, IntervalStyle, search_path, TimeZone). The settings
+/// are formatted again only when one of them changed.
 pub fn key(canonical: &str) -> Key {
-    unsafe {
-        let db = pg_sys::MyDatabaseId.to_u32().to_string();
-        let role = pg_sys::GetUserId().to_u32().to_string();
-        let (rls, digits, style) = (
+    let raw = unsafe {
+        (
+            pg_sys::MyDatabaseId.to_u32(),
+            pg_sys::GetUserId().to_u32(),
             pg_sys::row_security,
             pg_sys::extra_float_digits,
             pg_sys::IntervalStyle,
-        );
-        let settings = format!("{}/{digits}/{style}", u8::from(rls));
+            // time zones are cached for the life of the backend: the pointer names the zone
+            pg_sys::session_timezone as usize,
+        )
+    };
+    // search_path strings are freed and reallocated: compare the text
+    let path = unsafe { cstr(pg_sys::namespace_search_path) };
+    CONTEXT.with_borrow_mut(|c| {
+        if c.as_ref().is_none_or(|c| c.raw != raw || c.parts[3] != path) {
+            let (db, role, rls, digits, style, _) = raw;
+            let zone = unsafe { cstr(pg_sys::pg_get_timezone_name(pg_sys::session_timezone)) };
+            *c = Some(Context {
+                raw,
+                parts: [
+                    db.to_string(),
+                    role.to_string(),
+                    format!("{}/{digits}/{style}", u8::from(rls)),
+                    path.to_string(),
+                    zone.to_string(),
+                ],
+            });
+        }
+        let parts = &c.as_ref().expect("just set").parts;
         Key::new(
             canonical,
-            &[
-                &db,
-                &role,
-                &settings,
-                cstr(pg_sys::namespace_search_path),
-                cstr(pg_sys::pg_get_timezone_name(pg_sys::session_timezone)),
-            ],
+            &[&parts[0], &parts[1], &parts[2], &parts[3], &parts[4]],
         )
-    }
+    })
 }
 
 fn partition_of(key: &Key) -> usize {

@@ -367,7 +367,7 @@ impl Partition {
                 }
                 written += n;
                 src = &src[n..];
-                if written % BLOCK_SIZE == 0 && written < total {
+                if written.is_multiple_of(BLOCK_SIZE) && written < total {
                     b = self.next_block(b);
                 }
             }
