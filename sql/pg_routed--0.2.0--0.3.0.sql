@@ -108,3 +108,7 @@ BEGIN
     END IF;
 END $$;
 
+-- Like pg_stat_statements_reset: resetting is for superusers and roles granted it; the views
+-- (documents of every role's queries) are readable only by superusers unless granted.
+REVOKE EXECUTE ON FUNCTION routed.cache_reset(), routed.stats_reset() FROM PUBLIC;
+
