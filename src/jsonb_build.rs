@@ -4,7 +4,7 @@
 //! object's header, its keys' then its values' JEntries, key bytes, then values, containers
 //! aligned to 4 bytes). Lexing and numeric input happen once, at fill.
 
-use pgrx::{direct_function_call_as_datum, pg_sys, IntoDatum};
+use pgrx::{direct_function_call_as_datum, pg_sys};
 use std::ffi::CString;
 
 pub enum MetaValue<'a> {
@@ -23,37 +23,6 @@ pub fn jsonb_bytes(text: &str) -> Vec<u8> {
         let p = d.cast_mut_ptr::<u8>();
         std::slice::from_raw_parts(p, pgrx::varsize_any(p as *const pg_sys::varlena)).to_vec()
     }
-}
-
-fn string(s: &str) -> pg_sys::JsonbValue {
-    let mut v: pg_sys::JsonbValue = unsafe { std::mem::zeroed() };
-    v.type_ = pg_sys::jbvType::jbvString;
-    v.val.string = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_1 {
-        len: s.len() as i32,
-        val: s.as_ptr() as *mut std::ffi::c_char,
-    };
-    v
-}
-
-fn scalar(m: &MetaValue) -> pg_sys::JsonbValue {
-    let mut v: pg_sys::JsonbValue = unsafe { std::mem::zeroed() };
-    match m {
-        MetaValue::Str(s) => return string(s),
-        MetaValue::Null => v.type_ = pg_sys::jbvType::jbvNull,
-        MetaValue::Bool(b) => {
-            v.type_ = pg_sys::jbvType::jbvBool;
-            v.val.boolean = *b;
-        }
-        MetaValue::Number(x) => {
-            v.type_ = pg_sys::jbvType::jbvNumeric;
-            let n = unsafe {
-                direct_function_call_as_datum(pg_sys::float8_numeric, &[x.into_datum()])
-                    .expect("float8_numeric returns a value")
-            };
-            v.val.numeric = n.cast_mut_ptr();
-        }
-    }
-    v
 }
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
@@ -216,71 +185,32 @@ fn meta_jsonb(meta: &[(&str, MetaValue)]) -> Vec<u8> {
 /// `{ <body's keys>, "meta": { <meta> } }` as a jsonb datum. `body` holds a jsonb object whose
 /// values are containers (`columns` and `rows`).
 pub fn answer_datum(body: &[u8], meta: &[(&str, MetaValue)]) -> pg_sys::Datum {
-    let Some(values) = object_values(body) else {
-        return walk_answer(body, meta);
-    };
     let meta_bytes = meta_jsonb(meta);
+    let Some(values) = object_values(body) else {
+        // a body of another shape: PostgreSQL's own `body || {"meta": ...}`
+        let wrapper = object_bytes(&mut [(b"meta", Item::Container(&meta_bytes[4..]))]);
+        return unsafe {
+            direct_function_call_as_datum(
+                pg_sys::jsonb_concat,
+                &[Some(palloc_copy(body)), Some(palloc_copy(&wrapper))],
+            )
+            .expect("jsonb_concat returns a value")
+        };
+    };
     let mut pairs: Vec<(&[u8], Item)> = values
         .into_iter()
         .map(|(k, v)| (k, Item::Container(v)))
         .collect();
     // the meta object's root container starts right after its varlena header
     pairs.push((b"meta", Item::Container(&meta_bytes[4..])));
-    let out = object_bytes(&mut pairs);
+    palloc_copy(&object_bytes(&mut pairs))
+}
+
+/// A varlena's bytes copied into palloc'd (aligned) memory, as a datum.
+fn palloc_copy(bytes: &[u8]) -> pg_sys::Datum {
     unsafe {
-        let buf = pg_sys::palloc(out.len()) as *mut u8;
-        std::ptr::copy_nonoverlapping(out.as_ptr(), buf, out.len());
+        let buf = pg_sys::palloc(bytes.len()) as *mut u8;
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf, bytes.len());
         pg_sys::Datum::from(buf)
-    }
-}
-
-/// The general path: walks the body's tokens and pushes `meta` beside them.
-fn walk_answer(body: &[u8], meta: &[(&str, MetaValue)]) -> pg_sys::Datum {
-    unsafe {
-        // an aligned copy: the container is read in place
-        let buf = pg_sys::palloc(body.len()) as *mut u8;
-        std::ptr::copy_nonoverlapping(body.as_ptr(), buf, body.len());
-        let jb = buf as *mut pg_sys::Jsonb;
-        let mut it = pg_sys::JsonbIteratorInit(&raw mut (*jb).root);
-        let mut state: *mut pg_sys::JsonbParseState = std::ptr::null_mut();
-        let mut v: pg_sys::JsonbValue = std::mem::zeroed();
-        let mut depth = 0;
-        let mut result: *mut pg_sys::JsonbValue = std::ptr::null_mut();
-        use pg_sys::JsonbIteratorToken::*;
-        loop {
-            let token = pg_sys::JsonbIteratorNext(&mut it, &mut v, false);
-            match token {
-                WJB_DONE => break,
-                WJB_BEGIN_ARRAY | WJB_BEGIN_OBJECT => depth += 1,
-                WJB_END_ARRAY | WJB_END_OBJECT => depth -= 1,
-                _ => {}
-            }
-            if token == WJB_END_OBJECT && depth == 0 {
-                push_meta(&mut state, meta);
-            }
-            let value = if token < WJB_BEGIN_ARRAY {
-                &mut v as *mut _
-            } else {
-                std::ptr::null_mut()
-            };
-            result = pg_sys::pushJsonbValue(&mut state, token, value);
-        }
-        pg_sys::Datum::from(pg_sys::JsonbValueToJsonb(result))
-    }
-}
-
-unsafe fn push_meta(state: &mut *mut pg_sys::JsonbParseState, meta: &[(&str, MetaValue)]) {
-    use pg_sys::JsonbIteratorToken::*;
-    unsafe {
-        let mut key = string("meta");
-        pg_sys::pushJsonbValue(state, WJB_KEY, &mut key);
-        pg_sys::pushJsonbValue(state, WJB_BEGIN_OBJECT, std::ptr::null_mut());
-        for (k, m) in meta {
-            let mut key = string(k);
-            let mut value = scalar(m);
-            pg_sys::pushJsonbValue(state, WJB_KEY, &mut key);
-            pg_sys::pushJsonbValue(state, WJB_VALUE, &mut value);
-        }
-        pg_sys::pushJsonbValue(state, WJB_END_OBJECT, std::ptr::null_mut());
     }
 }

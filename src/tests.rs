@@ -230,4 +230,36 @@ mod tests {
         let ranges = Spi::get_one::<i64>("SELECT count(*) FROM routed.invalidations").unwrap();
         assert_eq!(ranges, Some(2), "old and new rows far apart log two ranges");
     }
+
+    /// The answer's jsonb, written directly in PostgreSQL's layout, equals the same JSON parsed
+    /// by jsonb_in; a body of another shape goes through jsonb_concat and gets the same meta.
+    #[pg_test]
+    fn answers_written_as_jsonb_equal_parsed_json() {
+        use crate::jsonb_build::{answer_datum, jsonb_bytes, MetaValue};
+        let meta = [
+            ("source", MetaValue::Str("rollup")),
+            ("rollup", MetaValue::Null),
+            ("approximate", MetaValue::Bool(false)),
+            ("elapsed_ms", MetaValue::Number(1.25)),
+            ("cache", MetaValue::Str("hit \"quoted\" é")),
+        ];
+        let expected_meta = r#""meta": {"source": "rollup", "rollup": null, "approximate": false,
+            "elapsed_ms": 1.250, "cache": "hit \"quoted\" é"}"#;
+        for body in [
+            r#"{"columns": [{"name": "n", "type": "numeric"}], "rows": [[1.5], [null], [-2e3], ["x"]]}"#,
+            r#"{"columns": [], "rows": [], "extra": 1}"#,
+        ] {
+            let built = answer_datum(&jsonb_bytes(body), &meta);
+            let expected = format!("{}, {expected_meta}}}", body.trim_end_matches('}'));
+            let same = Spi::get_one_with_args::<bool>(
+                "SELECT $1 = $2::jsonb AND $1::text = ($2::jsonb)::text",
+                &[
+                    unsafe { pgrx::datum::DatumWithOid::new(built, pg_sys::JSONBOID) },
+                    expected.as_str().into(),
+                ],
+            )
+            .unwrap();
+            assert_eq!(same, Some(true), "{body}");
+        }
+    }
 }
