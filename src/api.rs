@@ -1,7 +1,7 @@
 //! The SQL surface. Each function is a thin wrapper: the pipeline decides, exec runs.
 
-use crate::jsonb_text::{JsonbArg, JsonbDatum, JsonbDoc, JsonbOut};
 use crate::answer::{self, columns_json};
+use crate::jsonb_text::{JsonbArg, JsonbDatum, JsonbDoc, JsonbOut};
 use crate::pipeline::{parse, plan_parsed};
 use pgrx::prelude::*;
 use routed_core::codegen::ParamValue;

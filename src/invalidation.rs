@@ -130,7 +130,13 @@ fn pre_commit() {
         for &(rel, lo, hi) in p.iter() {
             match table.iter_mut().find(|f| f.pid == 0) {
                 Some(f) => {
-                    *f = InFlight { pid, db: db(), rel, lo, hi };
+                    *f = InFlight {
+                        pid,
+                        db: db(),
+                        rel,
+                        lo,
+                        hi,
+                    };
                     header.in_flight_used.fetch_add(1, Ordering::AcqRel);
                     entered |= ENTERED;
                 }
@@ -170,7 +176,8 @@ fn publish() {
         if p.is_empty() {
             return;
         }
-        let commit_us = crate::cache::unix_us(unsafe { pg_sys::GetCurrentTransactionStopTimestamp() });
+        let commit_us =
+            crate::cache::unix_us(unsafe { pg_sys::GetCurrentTransactionStopTimestamp() });
         let now_us = crate::cache::now_us();
         let _ring = shmem::lock_ring(true);
         let mut ring = shmem::ring();

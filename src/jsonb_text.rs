@@ -69,7 +69,9 @@ impl FromDatum for JsonbDoc {
         unsafe {
             let v = pg_sys::pg_detoast_datum(datum.cast_mut_ptr());
             let len = pgrx::varsize_any(v);
-            Some(JsonbDoc(std::slice::from_raw_parts(v as *const u8, len).to_vec()))
+            Some(JsonbDoc(
+                std::slice::from_raw_parts(v as *const u8, len).to_vec(),
+            ))
         }
     }
 }

@@ -65,7 +65,11 @@ fn step_of(us: u64) -> usize {
         return 0;
     }
     let log = 63 - us.leading_zeros() as usize;
-    let frac = if log >= 2 { ((us >> (log - 2)) & 3) as usize } else { 0 };
+    let frac = if log >= 2 {
+        ((us >> (log - 2)) & 3) as usize
+    } else {
+        0
+    };
     (log * 4 + frac).min(STEPS - 1)
 }
 
@@ -128,7 +132,11 @@ pub fn record(
     s.calls.fetch_add(1, Ordering::Relaxed);
     // by source: where computed answers came from (a cache hit's source is the cache)
     let served = matches!(outcome, Outcome::Hit | Outcome::Coalesced);
-    if let Some(i) = SOURCES.iter().position(|x| *x == source).filter(|_| !served) {
+    if let Some(i) = SOURCES
+        .iter()
+        .position(|x| *x == source)
+        .filter(|_| !served)
+    {
         s.by_source[i].fetch_add(1, Ordering::Relaxed);
     }
     s.by_outcome[outcome as usize].fetch_add(1, Ordering::Relaxed);
@@ -159,7 +167,11 @@ pub fn rows() -> Vec<Row> {
         .filter(|s| s.ready.load(Ordering::Acquire) == 1 && s.calls.load(Ordering::Relaxed) > 0)
         .map(|s| {
             let calls = s.calls.load(Ordering::Relaxed);
-            let hist: Vec<u64> = s.hist.iter().map(|h| u64::from(h.load(Ordering::Relaxed))).collect();
+            let hist: Vec<u64> = s
+                .hist
+                .iter()
+                .map(|h| u64::from(h.load(Ordering::Relaxed)))
+                .collect();
             let total: u64 = hist.iter().sum();
             let mut seen = 0;
             let mut p95 = 0.0;

@@ -170,4 +170,3 @@ mod routed {
         crate::invalidation::note_ddl();
     }
 }
-

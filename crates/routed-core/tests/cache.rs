@@ -166,7 +166,14 @@ fn ring(capacity: u64) -> (Vec<u64>, Ring) {
 }
 
 fn change(rel: u32, lo: i64, hi: i64, at: i64) -> Change {
-    Change { db: 1, rel, lo, hi, commit_us: at, published_us: at }
+    Change {
+        db: 1,
+        rel,
+        lo,
+        hi,
+        commit_us: at,
+        published_us: at,
+    }
 }
 
 #[test]
@@ -226,14 +233,20 @@ fn staleness_follows_the_spec() {
     // a change inside: stale since its commit
     assert_eq!(m.staleness(6000, false, 9000), 3000);
     // relative range or untracked source: stale since as_of
-    let rel = EntryMeta { flags: TRACKED | RELATIVE, ..m };
+    let rel = EntryMeta {
+        flags: TRACKED | RELATIVE,
+        ..m
+    };
     assert_eq!(rel.staleness(i64::MAX, false, 9000), 4000);
     let untracked = EntryMeta { flags: 0, ..m };
     assert_eq!(untracked.staleness(i64::MAX, false, 9000), 4000);
     // lost changes: conservative, stale since as_of
     assert_eq!(m.staleness(i64::MAX, true, 9000), 4000);
     // already stale at fill
-    let served_stale = EntryMeta { stale_since_us: 4000, ..m };
+    let served_stale = EntryMeta {
+        stale_since_us: 4000,
+        ..m
+    };
     assert_eq!(served_stale.staleness(6000, false, 9000), 5000);
     // never reported as 0 once stale
     assert_eq!(m.staleness(9000, false, 9000), 1);

@@ -108,7 +108,11 @@ impl StoredAnswer {
         Some(StoredAnswer {
             body: parts[0].to_vec(),
             source: text(parts[1])?,
-            rollup: if flags & 2 != 0 { Some(text(parts[2])?) } else { None },
+            rollup: if flags & 2 != 0 {
+                Some(text(parts[2])?)
+            } else {
+                None
+            },
             approximate: flags & 1 != 0,
             fingerprint: text(parts[3])?,
         })

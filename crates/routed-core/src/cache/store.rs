@@ -157,13 +157,21 @@ impl Partition {
         };
         for i in 0..dims.nslots {
             let s = &mut *p.slots.add(i as usize);
-            s.next = if i + 1 < dims.nslots { i as i32 + 1 } else { NIL };
+            s.next = if i + 1 < dims.nslots {
+                i as i32 + 1
+            } else {
+                NIL
+            };
         }
         for i in 0..dims.nbuckets {
             *p.buckets.add(i as usize) = NIL;
         }
         for i in 0..dims.nblocks {
-            *p.block_next.add(i as usize) = if i + 1 < dims.nblocks { i as i32 + 1 } else { NIL };
+            *p.block_next.add(i as usize) = if i + 1 < dims.nblocks {
+                i as i32 + 1
+            } else {
+                NIL
+            };
         }
         p
     }
@@ -248,7 +256,8 @@ impl Partition {
                 let hi = end.min(block_end);
                 let bytes = unsafe {
                     std::slice::from_raw_parts(
-                        self.blocks.add(b as usize * BLOCK_SIZE + (lo - block_start)),
+                        self.blocks
+                            .add(b as usize * BLOCK_SIZE + (lo - block_start)),
                         hi - lo,
                     )
                 };
