@@ -99,7 +99,7 @@ pub fn unusable(recompute: bool) -> Option<(Outcome, &'static str)> {
 }
 
 pub(super) fn stats() -> &'static shmem::Stats {
-    &shmem::header().stats
+    shmem::stats()
 }
 
 pub fn count_bypass() {
@@ -232,8 +232,25 @@ pub(super) fn snapshot_allows(meta: &EntryMeta) -> bool {
 /// reaches back that far.
 pub(super) fn reader_position() -> Option<u64> {
     let since = unix_us(unsafe { pg_sys::GetCurrentTransactionStartTimestamp() });
+    let ring = shmem::ring();
+    // nothing published since a transaction that started no later than this one saw every
+    // change before the head: the head again, without taking the ring's lock
+    let (last_since, last_head) = LAST_POSITION.get();
+    let head = ring.head();
+    if head == last_head && since >= last_since {
+        return Some(head);
+    }
     let _ring = shmem::lock_ring(false);
-    shmem::ring().position_since(since)
+    let pos = ring.position_since(since);
+    if pos == Some(ring.head()) {
+        LAST_POSITION.set((since, ring.head()));
+    }
+    pos
+}
+
+thread_local! {
+    /// (transaction start, head) of the last time every change in the ring predated the start.
+    static LAST_POSITION: std::cell::Cell<(i64, u64)> = const { std::cell::Cell::new((i64::MAX, u64::MAX)) };
 }
 
 /// SELECT on every relation the entry read, and none of them under row security for the caller.

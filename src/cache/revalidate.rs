@@ -71,8 +71,7 @@ fn parse_key(key: &[u8]) -> Option<Due> {
 }
 
 pub fn count() {
-    shmem::header()
-        .stats
+    shmem::stats()
         .revalidations
         .fetch_add(1, Ordering::Relaxed);
 }

@@ -7,7 +7,7 @@ use crate::gucs;
 use pgrx::pg_sys;
 use routed_core::cache::ring::Ring;
 use routed_core::cache::store::{Dims, Partition};
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 pub const PARTITIONS: usize = 16;
 /// Commits between their PRE_COMMIT and COMMIT callbacks, at most this many ranges at once;
@@ -17,7 +17,11 @@ const LOCKS: i32 = PARTITIONS as i32 + 1;
 const RING_LOCK: usize = PARTITIONS;
 const TRANCHE: &std::ffi::CStr = c"pg_routed";
 
-#[repr(C)]
+/// Counters, striped by backend so backends answering the same hot entry do not all write one
+/// cache line; readers sum the stripes.
+pub const STRIPES: usize = 32;
+
+#[repr(C, align(64))]
 #[derive(Default)]
 pub struct Stats {
     pub hits: AtomicU64,
@@ -29,7 +33,6 @@ pub struct Stats {
     pub stored: AtomicU64,
     pub not_stored: AtomicU64,
     pub revalidations: AtomicU64,
-    pub reset_at_us: AtomicI64,
 }
 
 /// A range a committing transaction is about to make visible (pid 0: free).
@@ -47,7 +50,7 @@ pub struct InFlight {
 pub struct Header {
     pub dims: Dims,
     pub ring_capacity: u64,
-    pub stats: Stats,
+    pub stats: [Stats; STRIPES],
     /// Occupied in-flight slots, and commits that found no free slot.
     pub in_flight_used: AtomicU32,
     pub in_flight_overflow: AtomicU32,
@@ -199,4 +202,19 @@ pub fn lock_partition(i: usize, exclusive: bool) -> Held {
 
 pub fn lock_ring(exclusive: bool) -> Held {
     lock(RING_LOCK, exclusive)
+}
+
+/// This backend's stripe of the counters.
+pub fn stats() -> &'static Stats {
+    let pid = unsafe { pg_sys::MyProcPid } as usize;
+    &header().stats[pid % STRIPES]
+}
+
+/// A counter summed over the stripes.
+pub fn total(counter: impl Fn(&Stats) -> &AtomicU64) -> u64 {
+    header()
+        .stats
+        .iter()
+        .map(|s| counter(s).load(Ordering::Relaxed))
+        .sum()
 }

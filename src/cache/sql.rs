@@ -59,20 +59,19 @@ mod routed {
             used += p.used_bytes() as i64;
             entries += i64::from(p.entries());
         }
-        let s = &h.stats;
-        let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as i64;
+        let n = |c: fn(&shmem::Stats) -> &std::sync::atomic::AtomicU64| shmem::total(c) as i64;
         let row = (
             (h.dims.capacity_bytes() * shmem::PARTITIONS) as i64,
             used,
             entries,
-            n(&s.hits),
-            n(&s.misses),
-            n(&s.coalesced),
-            n(&s.bypasses),
-            n(&s.evictions),
-            n(&s.invalidations),
-            n(&s.not_stored),
-            n(&s.revalidations),
+            n(|s| &s.hits),
+            n(|s| &s.misses),
+            n(|s| &s.coalesced),
+            n(|s| &s.bypasses),
+            n(|s| &s.evictions),
+            n(|s| &s.invalidations),
+            n(|s| &s.not_stored),
+            n(|s| &s.revalidations),
             shmem::ring().head() as i64,
         );
         TableIterator::once(row)
@@ -145,19 +144,20 @@ mod routed {
     #[pg_extern]
     fn stats_reset() {
         if shmem::available() {
-            let s = &shmem::header().stats;
-            for c in [
-                &s.hits,
-                &s.misses,
-                &s.coalesced,
-                &s.bypasses,
-                &s.evictions,
-                &s.invalidations,
-                &s.stored,
-                &s.not_stored,
-                &s.revalidations,
-            ] {
-                c.store(0, Ordering::Relaxed);
+            for s in &shmem::header().stats {
+                for c in [
+                    &s.hits,
+                    &s.misses,
+                    &s.coalesced,
+                    &s.bypasses,
+                    &s.evictions,
+                    &s.invalidations,
+                    &s.stored,
+                    &s.not_stored,
+                    &s.revalidations,
+                ] {
+                    c.store(0, Ordering::Relaxed);
+                }
             }
         }
         query_stats::reset();
