@@ -12,6 +12,7 @@ use crate::query_stats;
 use pgrx::pg_sys;
 use routed_core::budget::resolve_budget;
 use routed_core::cache::entry::{EntryMeta, StoredAnswer, MAX_RELS, RELATIVE, TRACKED};
+use routed_core::cache::FastHash;
 use routed_core::query::Query;
 use routed_core::time::{format_interval, format_rfc3339_utc};
 use serde_json::{json, Value};
@@ -46,7 +47,8 @@ struct Known {
 const KNOWN_MAX: usize = 256;
 
 thread_local! {
-    static KNOWN: RefCell<HashMap<Vec<u8>, Rc<Known>>> = RefCell::new(HashMap::new());
+    static KNOWN: RefCell<HashMap<Vec<u8>, Rc<Known>, FastHash>> =
+        RefCell::new(HashMap::with_hasher(FastHash));
 }
 
 /// Parses the document, or takes what parsing it gave last time (dashboards repeat documents;

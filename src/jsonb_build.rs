@@ -141,7 +141,8 @@ fn object_bytes(pairs: &mut [(&[u8], Item)]) -> Vec<u8> {
 /// A numeric datum's bytes for `x`, through numeric's own input (three decimals are plenty
 /// for milliseconds).
 fn numeric_bytes(x: f64) -> Vec<u8> {
-    let text = CString::new(format!("{x:.3}")).expect("a number has no NUL");
+    let us = (x * 1000.0).round().max(0.0) as u64;
+    let text = CString::new(format!("{}.{:03}", us / 1000, us % 1000)).expect("no NUL");
     unsafe {
         let d = direct_function_call_as_datum(
             pg_sys::numeric_in,

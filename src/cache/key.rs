@@ -7,6 +7,14 @@ use std::ffi::CStr;
 
 use super::shmem::PARTITIONS;
 
+fn bytes(p: *const std::ffi::c_char) -> &'static [u8] {
+    if p.is_null() {
+        b""
+    } else {
+        unsafe { CStr::from_ptr(p) }.to_bytes()
+    }
+}
+
 fn cstr(p: *const std::ffi::c_char) -> &'static str {
     if p.is_null() {
         ""
@@ -41,10 +49,10 @@ pub fn key(canonical: &str) -> Key {
         )
     };
     // search_path strings are freed and reallocated: compare the text
-    let path = unsafe { cstr(pg_sys::namespace_search_path) };
+    let path = unsafe { bytes(pg_sys::namespace_search_path) };
     CONTEXT.with_borrow_mut(|c| {
         if c.as_ref()
-            .is_none_or(|c| c.raw != raw || c.parts[3] != path)
+            .is_none_or(|c| c.raw != raw || c.parts[3].as_bytes() != path)
         {
             let (db, role, rls, digits, style, _) = raw;
             let zone = unsafe { cstr(pg_sys::pg_get_timezone_name(pg_sys::session_timezone)) };
@@ -54,7 +62,7 @@ pub fn key(canonical: &str) -> Key {
                     db.to_string(),
                     role.to_string(),
                     format!("{}/{digits}/{style}", u8::from(rls)),
-                    path.to_string(),
+                    String::from_utf8_lossy(path).into_owned(),
                     zone.to_string(),
                 ],
             });

@@ -71,7 +71,5 @@ fn parse_key(key: &[u8]) -> Option<Due> {
 }
 
 pub fn count() {
-    shmem::stats()
-        .revalidations
-        .fetch_add(1, Ordering::Relaxed);
+    shmem::stats().revalidations.fetch_add(1, Ordering::Relaxed);
 }

@@ -7,6 +7,9 @@ pub mod store;
 
 use xxhash_rust::xxh3::xxh3_128;
 
+/// A fast hasher for per-backend maps keyed by documents.
+pub use xxhash_rust::xxh3::Xxh3DefaultBuilder as FastHash;
+
 /// A cache key: the canonical document and the context its answer depends on (database, role,
 /// row security, search_path, TimeZone, ...), with its hash split in two (partition and bucket
 /// from the first half, a second check from the other).
