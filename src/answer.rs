@@ -48,7 +48,7 @@ const KNOWN_MAX: usize = 256;
 
 thread_local! {
     static KNOWN: RefCell<HashMap<Vec<u8>, Rc<Known>, FastHash>> =
-        RefCell::new(HashMap::with_hasher(FastHash));
+        const { RefCell::new(HashMap::with_hasher(FastHash)) };
 }
 
 /// Parses the document, or takes what parsing it gave last time (dashboards repeat documents;
