@@ -162,6 +162,22 @@ def totals(rows):
     return n, s
 
 
+def check_exact(cur, doc, stats, when):
+    """One answer at budget 0 against plain SQL in the same statement (same snapshot)."""
+    cur.execute(
+        "SELECT routed_query(%s::jsonb, '0')::text, "
+        "(SELECT coalesce(json_agg(json_build_array(k, n, s) ORDER BY k), '[]')::text FROM "
+        f"(SELECT k, count(*) n, sum(v) s FROM st WHERE {doc.plain_where()} GROUP BY k) q)",
+        (doc.json,))
+    answer, plain = cur.fetchone()
+    a = json.loads(answer)
+    stats.count(0, a["meta"]["cache"])
+    if a["rows"] != json.loads(plain):
+        stats.violation(f"{doc.name} {when} ({a['meta']['cache']}): {a['rows']} != {plain}")
+    if parse_interval(a["meta"]["staleness"]) != 0:
+        stats.violation(f"{doc.name} {when} claims staleness {a['meta']['staleness']}")
+
+
 def reader(port, docs, log, stats, deadline, rng):
     conn = connect(port)
     cur = conn.cursor()
@@ -173,18 +189,7 @@ def reader(port, docs, log, stats, deadline, rng):
         try:
             t_call = time.time()
             if budget == 0:
-                cur.execute(
-                    "SELECT routed_query(%s::jsonb, '0')::text, "
-                    "(SELECT coalesce(json_agg(json_build_array(k, n, s) ORDER BY k), '[]')::text FROM "
-                    f"(SELECT k, count(*) n, sum(v) s FROM st WHERE {doc.plain_where()} GROUP BY k) q)",
-                    (doc.json,))
-                answer, plain = cur.fetchone()
-                a = json.loads(answer)
-                stats.count(0, a["meta"]["cache"])
-                if a["rows"] != json.loads(plain):
-                    stats.violation(f"{doc.name} at budget 0 ({a['meta']['cache']}): {a['rows']} != {plain}")
-                if parse_interval(a["meta"]["staleness"]) != 0:
-                    stats.violation(f"{doc.name} at budget 0 claims staleness {a['meta']['staleness']}")
+                check_exact(cur, doc, stats, "at budget 0")
             else:
                 cur.execute("SELECT routed_query(%s::jsonb, make_interval(secs => %s))::text", (doc.json, budget))
                 a = json.loads(cur.fetchone()[0])
@@ -401,7 +406,7 @@ def sigkill(port, docs, log, seed):
     wait_up(port)
     after = Stats()
     # every document twice at budget 0 (a miss, then whatever the cache says): equal to plain SQL
-    reader_once(port, docs, log, after)
+    reader_once(port, docs, after)
     s = cache_stats(port)
     print(f"sigkill: killed backend {row[0]}; {stats.answers} answers before, violations {len(stats.violations)}; "
           f"after restart {after.answers} answers, outcomes {after.by_cache}, violations {len(after.violations)}; cache {s}",
@@ -409,20 +414,11 @@ def sigkill(port, docs, log, seed):
     return not stats.violations and not after.violations and after.answers == 2 * len(docs) and s["hits"] > 0
 
 
-def reader_once(port, docs, log, stats):
+def reader_once(port, docs, stats):
     conn = connect(port)
     cur = conn.cursor()
     for doc in docs + docs:
-        cur.execute(
-            "SELECT routed_query(%s::jsonb, '0')::text, "
-            "(SELECT coalesce(json_agg(json_build_array(k, n, s) ORDER BY k), '[]')::text FROM "
-            f"(SELECT k, count(*) n, sum(v) s FROM st WHERE {doc.plain_where()} GROUP BY k) q)",
-            (doc.json,))
-        answer, plain = cur.fetchone()
-        a = json.loads(answer)
-        stats.count(0, a["meta"]["cache"])
-        if a["rows"] != json.loads(plain):
-            stats.violation(f"{doc.name} after restart: {a['rows']} != {plain}")
+        check_exact(cur, doc, stats, "after restart")
     conn.close()
 
 

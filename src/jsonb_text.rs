@@ -103,29 +103,21 @@ impl IntoDatum for JsonbOut {
     }
 }
 
-unsafe impl SqlTranslatable for JsonbArg {
-    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(JsonbArg);
-    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("jsonb"));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-        Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
+/// Each of these types is `jsonb` in SQL.
+macro_rules! jsonb_in_sql {
+    ($($t:ident),*) => {$(
+        unsafe impl SqlTranslatable for $t {
+            const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!($t);
+            const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
+            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
+                Ok(SqlMappingRef::literal("jsonb"));
+            const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
+                Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
+        }
+    )*};
 }
 
-unsafe impl SqlTranslatable for JsonbDoc {
-    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(JsonbDoc);
-    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("jsonb"));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-        Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
-}
-
-unsafe impl SqlTranslatable for JsonbDatum {
-    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(JsonbDatum);
-    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("jsonb"));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-        Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
-}
+jsonb_in_sql!(JsonbArg, JsonbDoc, JsonbDatum, JsonbOut);
 
 unsafe impl<'fcx> pgrx::callconv::ArgAbi<'fcx> for JsonbDoc {
     unsafe fn unbox_arg_unchecked(arg: pgrx::callconv::Arg<'_, 'fcx>) -> Self {
@@ -147,14 +139,6 @@ unsafe impl pgrx::callconv::BoxRet for JsonbDatum {
     ) -> pgrx::datum::Datum<'fcx> {
         unsafe { fcinfo.return_raw_datum(self.0) }
     }
-}
-
-unsafe impl SqlTranslatable for JsonbOut {
-    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(JsonbOut);
-    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("jsonb"));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-        Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
 }
 
 unsafe impl<'fcx> pgrx::callconv::ArgAbi<'fcx> for JsonbArg {

@@ -1,7 +1,7 @@
 //! `routed.query_stats`: per fingerprint, the document, calls, answers by source and by cache
 //! outcome, time (mean, approximate p95) and the last staleness served. A fixed table in shared
 //! memory updated with atomics only (no lock on the answer path); when it is full, new
-//! fingerprints are counted as dropped.
+//! fingerprints are not recorded.
 
 use crate::cache::{now_us, Outcome};
 use pgrx::pg_sys;
@@ -33,7 +33,6 @@ pub struct QueryStat {
 
 #[repr(C)]
 struct Table {
-    dropped: AtomicU64,
     slots: [QueryStat; SLOTS],
 }
 
@@ -125,7 +124,6 @@ pub fn record(
     let fp = u64::from_str_radix(fingerprint, 16).unwrap_or(1);
     let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
     let Some(s) = slot_for(t, fp, db, canonical) else {
-        t.dropped.fetch_add(1, Ordering::Relaxed);
         return;
     };
     let us = (elapsed_ms * 1000.0) as u64;
@@ -213,6 +211,5 @@ pub fn reset() {
             }
             s.key.store(0, Ordering::Release);
         }
-        t.dropped.store(0, Ordering::Relaxed);
     }
 }

@@ -126,12 +126,9 @@ impl Fill {
             }
         };
         FILLING_HERE.set(None);
-        let counter = if stored {
-            &stats().stored
-        } else {
-            &stats().not_stored
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        if !stored {
+            stats().not_stored.fetch_add(1, Ordering::Relaxed);
+        }
         unsafe { pg_sys::ConditionVariableBroadcast(shmem::cv(self.part)) };
         stored
     }

@@ -30,7 +30,6 @@ pub struct Stats {
     pub bypasses: AtomicU64,
     pub evictions: AtomicU64,
     pub invalidations: AtomicU64,
-    pub stored: AtomicU64,
     pub not_stored: AtomicU64,
     pub revalidations: AtomicU64,
 }

@@ -152,7 +152,6 @@ mod routed {
                     &s.bypasses,
                     &s.evictions,
                     &s.invalidations,
-                    &s.stored,
                     &s.not_stored,
                     &s.revalidations,
                 ] {
