@@ -5,13 +5,15 @@
 use crate::cache::{self, Found, Outcome};
 use crate::exec;
 use crate::freshness;
-use crate::jsonb_build::{answer_datum, jsonb_bytes, MetaValue};
+use crate::jsonb_build::{answer_datum, jsonb_bytes, Item};
 use crate::jsonb_text::JsonbDoc;
 use crate::pipeline::{check_staleness, parse, plan_parsed, with_budget, Prepared};
 use crate::query_stats;
 use pgrx::pg_sys;
 use routed_core::budget::resolve_budget;
-use routed_core::cache::entry::{EntryMeta, StoredAnswer, MAX_RELS, RELATIVE, TRACKED};
+use routed_core::cache::entry::{
+    EntryMeta, StoredAnswer, StoredAnswerRef, MAX_RELS, RELATIVE, TRACKED,
+};
 use routed_core::cache::FastHash;
 use routed_core::query::Query;
 use routed_core::time::{format_interval, format_rfc3339_utc};
@@ -23,7 +25,7 @@ use std::time::Instant;
 
 /// The transaction's `now()`, the instant relative ranges are evaluated at.
 pub fn as_of_unix_micros() -> i64 {
-    cache::unix_us(unsafe { pg_sys::GetCurrentTransactionStartTimestamp() })
+    cache::unix_us(crate::pg_fast::transaction_start_timestamp())
 }
 
 pub fn columns_json(p: &Prepared) -> String {
@@ -42,6 +44,10 @@ struct Known {
     query: Query,
     canonical: String,
     fingerprint: String,
+    /// The fingerprint as `routed.query_stats` indexes it.
+    stats_key: u64,
+    /// Its cache key under the current settings.
+    key: cache::KeyMemo,
 }
 
 const KNOWN_MAX: usize = 256;
@@ -61,7 +67,9 @@ fn parse_doc(doc: &JsonbDoc) -> Rc<Known> {
     let known = Rc::new(Known {
         query: parsed.query,
         canonical: parsed.canonical,
+        stats_key: query_stats::fingerprint_key(&parsed.fingerprint),
         fingerprint: parsed.fingerprint,
+        key: Default::default(),
     });
     KNOWN.with_borrow_mut(|m| {
         if m.len() >= KNOWN_MAX {
@@ -84,6 +92,7 @@ pub fn answer(doc: &JsonbDoc, staleness_micros: Option<i64>, recompute: bool) ->
         crate::gucs::default_staleness_micros(),
     );
     let relative = known.query.time.as_ref().is_some_and(|t| t.is_relative());
+    let mut buf = Vec::new();
     let (mut outcome, fill) = match cache::unusable(recompute) {
         Some((o, _)) => {
             if o == Outcome::Bypass {
@@ -96,17 +105,18 @@ pub fn answer(doc: &JsonbDoc, staleness_micros: Option<i64>, recompute: bool) ->
             // a relative window's entry is never exact: at budget 0 nobody may use it, so do not
             // wait for another backend computing it
             let may_wait = !(relative && budget == 0);
-            let key = cache::key(&known.canonical);
-            match cache::lookup(key, budget, recompute, may_wait) {
+            let key = cache::remembered_key(&known.canonical, &known.key);
+            match cache::lookup(&key, budget, recompute, may_wait, &mut buf) {
                 Found::Served(s, o) => {
-                    record(&known, &s.answer.source, o, started, s.staleness_us);
+                    let elapsed = elapsed_ms(started);
+                    record(&known, s.answer.source, o, elapsed, s.staleness_us);
                     return render(
-                        &s.answer,
+                        s.answer,
                         s.meta.as_of_us,
                         s.staleness_us,
                         budget,
                         o,
-                        started,
+                        elapsed,
                     );
                 }
                 Found::Compute(fill) => (Outcome::Miss, fill),
@@ -145,28 +155,22 @@ pub fn answer(doc: &JsonbDoc, staleness_micros: Option<i64>, recompute: bool) ->
         }
     }
     let staleness = p.plan.staleness_micros;
-    query_stats::record(
-        &p.fingerprint,
-        &known.canonical,
-        p.plan.source,
-        outcome,
-        elapsed_ms(started),
-        staleness,
-    );
-    render(&stored, as_of, staleness, budget, outcome, started)
+    let elapsed = elapsed_ms(started);
+    record(&known, p.plan.source, outcome, elapsed, staleness);
+    render(stored.as_ref(), as_of, staleness, budget, outcome, elapsed)
 }
 
 fn elapsed_ms(started: Instant) -> f64 {
     (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
 }
 
-fn record(known: &Known, source: &str, o: Outcome, started: Instant, staleness: i64) {
+fn record(known: &Known, source: &str, o: Outcome, elapsed_ms: f64, staleness: i64) {
     query_stats::record(
-        &known.fingerprint,
+        known.stats_key,
         &known.canonical,
         source,
         o,
-        elapsed_ms(started),
+        elapsed_ms,
         staleness,
     );
 }
@@ -193,32 +197,30 @@ fn remembered(
 }
 
 fn render(
-    a: &StoredAnswer,
+    a: StoredAnswerRef,
     as_of_us: i64,
     staleness_us: i64,
     budget_us: i64,
     outcome: Outcome,
-    started: Instant,
+    elapsed_ms: f64,
 ) -> pg_sys::Datum {
     let as_of = remembered(&LAST_AS_OF, as_of_us, format_rfc3339_utc);
     let staleness = remembered(&LAST_STALENESS, staleness_us, format_interval);
     let budget = remembered(&LAST_BUDGET, budget_us, format_interval);
-    let meta = [
-        ("source", MetaValue::Str(&a.source)),
-        (
-            "rollup",
-            a.rollup.as_deref().map_or(MetaValue::Null, MetaValue::Str),
-        ),
-        ("as_of", MetaValue::Str(&as_of)),
-        ("staleness", MetaValue::Str(&staleness)),
-        ("budget", MetaValue::Str(&budget)),
-        ("approximate", MetaValue::Bool(a.approximate)),
-        ("cache", MetaValue::Str(outcome.name())),
-        ("elapsed_ms", MetaValue::Number(elapsed_ms(started))),
-        ("fingerprint", MetaValue::Str(&a.fingerprint)),
+    let mut meta = [
+        ("source", Item::Str(a.source)),
+        ("rollup", a.rollup.map_or(Item::Null, Item::Str)),
+        ("as_of", Item::Str(&as_of)),
+        ("staleness", Item::Str(&staleness)),
+        ("budget", Item::Str(&budget)),
+        ("approximate", Item::Bool(a.approximate)),
+        ("cache", Item::Str(outcome.name())),
+        ("elapsed_ms", Item::Number(elapsed_ms)),
+        ("fingerprint", Item::Str(a.fingerprint)),
     ];
-    answer_datum(&a.body, &meta)
+    answer_datum(a.body, &mut meta)
 }
+
 /// What the cache must know to serve this answer later, or why it must not keep it.
 fn entry_meta(p: &mut Prepared, as_of_us: i64, started: Instant) -> Result<EntryMeta, String> {
     let source = pg_sys::Oid::from(p.source_oid);
@@ -256,7 +258,7 @@ fn entry_meta(p: &mut Prepared, as_of_us: i64, started: Instant) -> Result<Entry
         source: p.source_oid,
         nrels: rels.len() as u32,
         flags: if relative { RELATIVE } else { 0 } | if p.tracked_range { TRACKED } else { 0 },
-        role: unsafe { pg_sys::GetUserId() }.to_u32(),
+        role: crate::pg_fast::user_id().to_u32(),
         from_us,
         to_us,
         as_of_us,

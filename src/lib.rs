@@ -15,6 +15,7 @@ mod gucs;
 mod invalidation;
 mod jsonb_build;
 mod jsonb_text;
+mod pg_fast;
 mod pipeline;
 mod query_stats;
 mod refresh;
@@ -35,6 +36,7 @@ mod tests;
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     thresholds::register_invalidation_callback();
+    cache::register_invalidation_callbacks();
     invalidation::register();
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         if gucs::cache_size_bytes() > 0 {

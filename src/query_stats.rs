@@ -111,9 +111,14 @@ fn slot_for(t: &'static Table, fp: u64, db: u32, doc: &str) -> Option<&'static Q
     None
 }
 
-/// Counts one answer.
+/// The fingerprint (hex text) as the table indexes it.
+pub fn fingerprint_key(fingerprint: &str) -> u64 {
+    u64::from_str_radix(fingerprint, 16).unwrap_or(1)
+}
+
+/// Counts one answer of the document with `fingerprint_key`.
 pub fn record(
-    fingerprint: &str,
+    fp: u64,
     canonical: &str,
     source: &str,
     outcome: Outcome,
@@ -121,7 +126,6 @@ pub fn record(
     staleness_us: i64,
 ) {
     let Some(t) = table() else { return };
-    let fp = u64::from_str_radix(fingerprint, 16).unwrap_or(1);
     let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
     let Some(s) = slot_for(t, fp, db, canonical) else {
         return;

@@ -235,22 +235,23 @@ mod tests {
     /// by jsonb_in; a body of another shape goes through jsonb_concat and gets the same meta.
     #[pg_test]
     fn answers_written_as_jsonb_equal_parsed_json() {
-        use crate::jsonb_build::{answer_datum, jsonb_bytes, MetaValue};
-        let meta = [
-            ("source", MetaValue::Str("rollup")),
-            ("rollup", MetaValue::Null),
-            ("approximate", MetaValue::Bool(false)),
-            ("elapsed_ms", MetaValue::Number(1.25)),
-            ("cache", MetaValue::Str("hit \"quoted\" é")),
-        ];
+        use crate::jsonb_build::{answer_datum, jsonb_bytes, Item};
         let expected_meta = r#""meta": {"source": "rollup", "rollup": null, "approximate": false,
             "elapsed_ms": 1.250, "cache": "hit \"quoted\" é"}"#;
         for body in [
             r#"{"columns": [{"name": "n", "type": "numeric"}], "rows": [[1.5], [null], [-2e3], ["x"]]}"#,
             r#"{"columns": [], "rows": [], "extra": 1}"#,
+            r#"{"columns": [], "rows": [], "meta": {"x": 1}}"#,
         ] {
-            let built = answer_datum(&jsonb_bytes(body), &meta);
-            let expected = format!("{}, {expected_meta}}}", body.trim_end_matches('}'));
+            let mut meta = [
+                ("source", Item::Str("rollup")),
+                ("rollup", Item::Null),
+                ("approximate", Item::Bool(false)),
+                ("elapsed_ms", Item::Number(1.25)),
+                ("cache", Item::Str("hit \"quoted\" é")),
+            ];
+            let built = answer_datum(&jsonb_bytes(body), &mut meta);
+            let expected = format!("{}, {expected_meta}}}", body.strip_suffix('}').unwrap());
             let same = Spi::get_one_with_args::<bool>(
                 "SELECT $1 = $2::jsonb AND $1::text = ($2::jsonb)::text",
                 &[
@@ -261,5 +262,74 @@ mod tests {
             .unwrap();
             assert_eq!(same, Some(true), "{body}");
         }
+    }
+
+    fn varlena_bytes(d: pg_sys::Datum) -> Vec<u8> {
+        unsafe {
+            let p = d.cast_mut_ptr::<u8>();
+            std::slice::from_raw_parts(p, pgrx::varsize_any(p as *const pg_sys::varlena)).to_vec()
+        }
+    }
+
+    /// Objects written directly are byte for byte what jsonb_in makes of the same JSON: key
+    /// order, JEntry offsets every 32 entries, padding, and numerics written without
+    /// numeric_in.
+    #[pg_test]
+    fn written_objects_are_jsonb_in_byte_for_byte() {
+        use crate::jsonb_build::{jsonb_bytes, object_datum, Item};
+        let numbers = [
+            0.0,
+            0.001,
+            0.007,
+            0.01,
+            0.1,
+            0.999,
+            1.0,
+            1.25,
+            9.999,
+            10.0,
+            99.99,
+            1234.5,
+            10000.0,
+            10000.001,
+            12345.678,
+            100000000.5,
+            4.2e12,
+        ];
+        for x in numbers {
+            let built = object_datum(&mut [("n", Item::Number(x))]);
+            let text = format!("{{\"n\": {x:.3}}}");
+            assert_eq!(varlena_bytes(built), jsonb_bytes(&text), "{text}");
+        }
+        let keys: Vec<String> = (0..20)
+            .map(|i| format!("key{}", "k".repeat(i % 7) + &i.to_string()))
+            .collect();
+        let mut inner = [("b", Item::Bool(true)), ("a", Item::Null)];
+        let mut pairs: Vec<(&str, Item)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let item = match i % 4 {
+                    0 => Item::Str("text \u{e9}"),
+                    1 => Item::Number(i as f64 / 8.0),
+                    2 => Item::Bool(i % 3 == 0),
+                    _ => Item::Null,
+                };
+                (k.as_str(), item)
+            })
+            .collect();
+        pairs.push(("nested", Item::Object(&mut inner)));
+        let mut text = String::from("{");
+        for (i, k) in keys.iter().enumerate() {
+            let v = match i % 4 {
+                0 => "\"text \u{e9}\"".to_string(),
+                1 => format!("{:.3}", i as f64 / 8.0),
+                2 => (i % 3 == 0).to_string(),
+                _ => "null".to_string(),
+            };
+            text += &format!("\"{k}\": {v}, ");
+        }
+        text += "\"nested\": {\"b\": true, \"a\": null}}";
+        assert_eq!(varlena_bytes(object_datum(&mut pairs)), jsonb_bytes(&text));
     }
 }

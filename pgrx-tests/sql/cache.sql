@@ -111,6 +111,26 @@ SELECT routed_query(:'secret', '1 hour')->'rows' AS owner_rows, routed_query(:'s
 SET ROLE cache_reader;
 SELECT routed_query(:'secret', '1 hour')->'rows' AS reader_rows_again;
 RESET ROLE;
+-- a hit's re-check is remembered per backend until roles or memberships change; neither fires
+-- the DDL event trigger, so only the re-check keeps these answers from callers no longer allowed
+CREATE ROLE cache_group;
+GRANT SELECT ON cev TO cache_group;
+GRANT cache_group TO cache_reader;
+SET ROLE cache_reader;
+SELECT routed_query(:'closed')->'meta'->>'cache' AS via_group, routed_query(:'closed')->'meta'->>'cache' AS via_group_again;
+RESET ROLE;
+REVOKE cache_group FROM cache_reader;
+SET ROLE cache_reader;
+SELECT try_sql(format('SELECT routed_query(%L)', :'closed')) AS after_leaving_group;
+RESET ROLE;
+ALTER ROLE cache_reader BYPASSRLS;
+SET ROLE cache_reader;
+SELECT routed_query(:'secret', '1 hour')->'rows' AS bypassrls_rows, routed_query(:'secret', '1 hour')->'meta'->>'cache' AS bypassrls_second;
+RESET ROLE;
+ALTER ROLE cache_reader NOBYPASSRLS;
+SET ROLE cache_reader;
+SELECT routed_query(:'secret', '1 hour')->'rows' AS nobypassrls_rows, routed_query(:'secret', '1 hour')->'meta'->>'cache' AS nobypassrls_cache;
+RESET ROLE;
 
 -- answers larger than routed.max_entry_size are not stored
 SET routed.max_entry_size = '1kB';
@@ -157,3 +177,5 @@ PREPARE TRANSACTION 'p';
 
 DROP TABLE csecret, cplain, cnote;
 DROP ROLE cache_reader;
+REVOKE SELECT ON cev FROM cache_group;
+DROP ROLE cache_group;

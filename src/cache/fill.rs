@@ -16,7 +16,7 @@ const PG_WAIT_EXTENSION: u32 = 0x0700_0000;
 
 pub(super) enum Claim {
     Claimed(Fill),
-    Busy(Key),
+    Busy,
     Full,
 }
 
@@ -25,7 +25,7 @@ thread_local! {
     static FILLING_HERE: Cell<Option<(usize, u32)>> = const { Cell::new(None) };
 }
 
-pub(super) fn claim(key: Key, part: usize) -> Claim {
+pub(super) fn claim(key: &Key, part: usize) -> Claim {
     let pid = unsafe { pg_sys::MyProcPid };
     let mine = reader_position();
     let _lock = shmem::lock_partition(part, true);
@@ -33,7 +33,7 @@ pub(super) fn claim(key: Key, part: usize) -> Claim {
     if let Some(slot) = p.find(key.hash, key.hash2, &key.bytes, true) {
         let s = p.slot(slot);
         if s.state.load(Ordering::Acquire) == FILLING {
-            return Claim::Busy(key);
+            return Claim::Busy;
         }
         // ready but not servable to this caller: a newer answer replaces it; one newer than
         // this caller's snapshot (REPEATABLE READ) is kept
@@ -49,7 +49,7 @@ pub(super) fn claim(key: Key, part: usize) -> Claim {
                 .fetch_add(u64::from(evicted), Ordering::Relaxed);
             FILLING_HERE.set(Some((part, slot)));
             Claim::Claimed(Fill {
-                key,
+                key: key.clone(),
                 part,
                 slot,
                 done: false,

@@ -4,6 +4,7 @@ use pgrx::pg_sys;
 use routed_core::cache::Key;
 use std::cell::RefCell;
 use std::ffi::CStr;
+use std::rc::Rc;
 
 use super::shmem::PARTITIONS;
 
@@ -27,20 +28,24 @@ fn cstr(p: *const std::ffi::c_char) -> &'static str {
 struct Context {
     raw: (u32, u32, bool, i32, i32, usize),
     parts: [String; 5],
+    /// Changes whenever the parts do: keys remembered under another generation are stale.
+    generation: u64,
 }
 
 thread_local! {
     static CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
 }
 
-/// The key: the canonical document plus everything else its answer depends on (database,
-/// role, row_security, extra_float_digits, IntervalStyle, search_path, TimeZone). The settings
-/// are formatted again only when one of them changed.
-pub fn key(canonical: &str) -> Key {
+/// A key remembered with the context generation it was made under.
+pub type KeyMemo = RefCell<Option<(u64, Rc<Key>)>>;
+
+/// Runs `f` on the current context (database, role, row_security, extra_float_digits,
+/// IntervalStyle, search_path, TimeZone), formatted again only when a setting changed.
+fn with_context<R>(f: impl FnOnce(&Context) -> R) -> R {
     let raw = unsafe {
         (
             pg_sys::MyDatabaseId.to_u32(),
-            pg_sys::GetUserId().to_u32(),
+            crate::pg_fast::user_id().to_u32(),
             pg_sys::row_security,
             pg_sys::extra_float_digits,
             pg_sys::IntervalStyle,
@@ -56,6 +61,7 @@ pub fn key(canonical: &str) -> Key {
         {
             let (db, role, rls, digits, style, _) = raw;
             let zone = unsafe { cstr(pg_sys::pg_get_timezone_name(pg_sys::session_timezone)) };
+            let generation = c.as_ref().map_or(0, |c| c.generation + 1);
             *c = Some(Context {
                 raw,
                 parts: [
@@ -65,13 +71,35 @@ pub fn key(canonical: &str) -> Key {
                     String::from_utf8_lossy(path).into_owned(),
                     zone.to_string(),
                 ],
+                generation,
             });
         }
-        let parts = &c.as_ref().expect("just set").parts;
-        Key::new(
-            canonical,
-            &[&parts[0], &parts[1], &parts[2], &parts[3], &parts[4]],
-        )
+        f(c.as_ref().expect("just set"))
+    })
+}
+
+fn make(canonical: &str, c: &Context) -> Key {
+    let p = &c.parts;
+    Key::new(canonical, &[&p[0], &p[1], &p[2], &p[3], &p[4]])
+}
+
+/// The key: the canonical document plus everything else its answer depends on.
+pub fn key(canonical: &str) -> Key {
+    with_context(|c| make(canonical, c))
+}
+
+/// The key of a document this backend has seen, made again only when the context changed.
+pub fn remembered_key(canonical: &str, memo: &KeyMemo) -> Rc<Key> {
+    with_context(|c| {
+        let mut m = memo.borrow_mut();
+        match &*m {
+            Some((generation, key)) if *generation == c.generation => key.clone(),
+            _ => {
+                let key = Rc::new(make(canonical, c));
+                *m = Some((c.generation, key.clone()));
+                key
+            }
+        }
     })
 }
 

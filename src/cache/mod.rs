@@ -5,6 +5,7 @@
 mod explain;
 mod fill;
 mod key;
+mod privileges;
 pub mod revalidate;
 pub mod shmem;
 pub mod sql;
@@ -12,11 +13,13 @@ pub mod sql;
 pub use explain::explain;
 use fill::{claim, wait_for_filler, Claim};
 pub use fill::{register_exit_callback, Fill};
-pub use key::key;
 use key::partition_of;
+pub use key::{key, remembered_key, KeyMemo};
+use privileges::privileges_allow;
+pub use privileges::{register_invalidation_callbacks, row_security_applies, table_privilege};
 
 use pgrx::pg_sys;
-use routed_core::cache::entry::{EntryMeta, StoredAnswer};
+use routed_core::cache::entry::{EntryMeta, StoredAnswerRef};
 use routed_core::cache::Key;
 use shmem::PARTITIONS;
 use std::sync::atomic::Ordering;
@@ -29,7 +32,7 @@ pub fn unix_us(pg_timestamp: i64) -> i64 {
 }
 
 pub fn now_us() -> i64 {
-    unix_us(unsafe { pg_sys::GetCurrentTimestamp() })
+    unix_us(crate::pg_fast::current_timestamp())
 }
 
 /// `meta.cache`.
@@ -54,15 +57,15 @@ impl Outcome {
     }
 }
 
-/// An answer served from the cache.
-pub struct Served {
-    pub answer: StoredAnswer,
+/// An answer served from the cache, read in place from the caller's buffer.
+pub struct Served<'b> {
+    pub answer: StoredAnswerRef<'b>,
     pub meta: EntryMeta,
     pub staleness_us: i64,
 }
 
-pub enum Found {
-    Served(Served, Outcome),
+pub enum Found<'b> {
+    Served(Served<'b>, Outcome),
     /// Compute the answer; store it through the guard when there is one.
     Compute(Option<Fill>),
 }
@@ -82,7 +85,7 @@ pub fn unusable(recompute: bool) -> Option<(Outcome, &'static str)> {
     if !crate::gucs::CACHE.get() {
         return Some((Outcome::Disabled, "routed.cache is off"));
     }
-    let wrote = unsafe { pg_sys::GetTopTransactionIdIfAny() } != pg_sys::InvalidTransactionId;
+    let wrote = crate::pg_fast::has_written();
     if (wrote && !recompute) || crate::invalidation::pending() {
         return Some((
             Outcome::Bypass,
@@ -111,34 +114,41 @@ pub fn count_bypass() {
 /// Looks `key` up for a caller allowing `budget_us`: a hit, a wait for a backend computing the
 /// same answer, or the duty to compute it (with a claim to store it).
 /// `recompute` (revalidation) skips serving and computes a fresh answer; without `may_wait`
-/// a backend computing the same key is not waited for.
-pub fn lookup(key: Key, budget_us: i64, recompute: bool, may_wait: bool) -> Found {
+/// a backend computing the same key is not waited for. A served answer's bytes are copied into
+/// `buf`.
+pub fn lookup<'b>(
+    key: &Key,
+    budget_us: i64,
+    recompute: bool,
+    may_wait: bool,
+    buf: &'b mut Vec<u8>,
+) -> Found<'b> {
     unsafe { pg_sys::AcceptInvalidationMessages() };
-    let part = partition_of(&key);
+    let part = partition_of(key);
     if recompute {
         return match claim(key, part) {
             Claim::Claimed(fill) => Found::Compute(Some(fill)),
             _ => Found::Compute(None),
         };
     }
-    if let Some(s) = serve(&key, part, budget_us) {
+    if let Some((meta, staleness_us)) = serve(key, part, budget_us, buf) {
         stats().hits.fetch_add(1, Ordering::Relaxed);
-        return Found::Served(s, Outcome::Hit);
+        return served(buf, meta, staleness_us, Outcome::Hit);
     }
     match claim(key, part) {
         Claim::Claimed(fill) => {
             stats().misses.fetch_add(1, Ordering::Relaxed);
             Found::Compute(Some(fill))
         }
-        Claim::Busy(_) if !may_wait => {
+        Claim::Busy if !may_wait => {
             stats().misses.fetch_add(1, Ordering::Relaxed);
             Found::Compute(None)
         }
-        Claim::Busy(key) => {
-            wait_for_filler(&key, part);
-            if let Some(s) = serve(&key, part, budget_us) {
+        Claim::Busy => {
+            wait_for_filler(key, part);
+            if let Some((meta, staleness_us)) = serve(key, part, budget_us, buf) {
                 stats().coalesced.fetch_add(1, Ordering::Relaxed);
-                return Found::Served(s, Outcome::Coalesced);
+                return served(buf, meta, staleness_us, Outcome::Coalesced);
             }
             stats().misses.fetch_add(1, Ordering::Relaxed);
             Found::Compute(None)
@@ -150,10 +160,26 @@ pub fn lookup(key: Key, budget_us: i64, recompute: bool, may_wait: bool) -> Foun
     }
 }
 
-/// The entry for `key` if it may be served within `budget_us`: copied out under the shared
-/// partition lock, then the caller's privileges re-checked on every relation it read.
-fn serve(key: &Key, part: usize, budget_us: i64) -> Option<Served> {
-    let (meta, bytes, staleness_us) = {
+fn served(buf: &[u8], meta: EntryMeta, staleness_us: i64, outcome: Outcome) -> Found<'_> {
+    match StoredAnswerRef::decode(buf) {
+        Some(answer) => Found::Served(
+            Served {
+                answer,
+                meta,
+                staleness_us,
+            },
+            outcome,
+        ),
+        // not what `Fill::store` writes: compute it
+        None => Found::Compute(None),
+    }
+}
+
+/// The entry for `key` if it may be served within `budget_us`: its answer copied into `buf`
+/// under the shared partition lock, then the caller's privileges re-checked on every relation
+/// it read.
+fn serve(key: &Key, part: usize, budget_us: i64, buf: &mut Vec<u8>) -> Option<(EntryMeta, i64)> {
+    let (meta, staleness_us) = {
         let _lock = shmem::lock_partition(part, false);
         let p = shmem::partition(part);
         let slot = p.find(key.hash, key.hash2, &key.bytes, false)?;
@@ -167,19 +193,12 @@ fn serve(key: &Key, part: usize, budget_us: i64) -> Option<Served> {
             // stale-while-revalidate: the worker recomputes it before it falls out of budget
             s.revalidate.store(1, Ordering::Relaxed);
         }
-        let mut bytes = Vec::new();
-        p.read_value(slot, &mut bytes);
+        buf.clear();
+        p.read_value(slot, buf);
         p.touch(slot);
-        (meta, bytes, staleness_us)
+        (meta, staleness_us)
     };
-    if !privileges_allow(&meta) {
-        return None;
-    }
-    Some(Served {
-        answer: StoredAnswer::decode(&bytes)?,
-        meta,
-        staleness_us,
-    })
+    privileges_allow(&meta).then_some((meta, staleness_us))
 }
 
 /// The entry's staleness now: compares the changes published since it was last checked
@@ -231,7 +250,7 @@ pub(super) fn snapshot_allows(meta: &EntryMeta) -> bool {
 /// snapshots: changes published before the transaction started. None when the ring no longer
 /// reaches back that far.
 pub(super) fn reader_position() -> Option<u64> {
-    let since = unix_us(unsafe { pg_sys::GetCurrentTransactionStartTimestamp() });
+    let since = unix_us(crate::pg_fast::transaction_start_timestamp());
     let ring = shmem::ring();
     // nothing published since a transaction that started no later than this one saw every
     // change before the head: the head again, without taking the ring's lock
@@ -251,38 +270,6 @@ pub(super) fn reader_position() -> Option<u64> {
 thread_local! {
     /// (transaction start, head) of the last time every change in the ring predated the start.
     static LAST_POSITION: std::cell::Cell<(i64, u64)> = const { std::cell::Cell::new((i64::MAX, u64::MAX)) };
-}
-
-/// SELECT on every relation the entry read, and none of them under row security for the caller.
-pub(super) fn privileges_allow(meta: &EntryMeta) -> bool {
-    let role = unsafe { pg_sys::GetUserId() };
-    meta.rels().iter().all(|&rel| {
-        let oid = pg_sys::Oid::from(rel);
-        let mut missing = false;
-        let ok = unsafe {
-            pg_sys::pg_class_aclcheck_ext(oid, role, pg_sys::ACL_SELECT as _, &mut missing)
-        } == pg_sys::AclResult::ACLCHECK_OK;
-        ok && !missing && !row_security_applies(oid)
-    })
-}
-
-pub fn row_security_applies(oid: pg_sys::Oid) -> bool {
-    let rls = unsafe { pg_sys::check_enable_rls(oid, pg_sys::InvalidOid, true) };
-    rls == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32
-}
-
-/// Whether the caller holds table-level SELECT (what a hit re-checks) on `oid`.
-pub fn table_privilege(oid: pg_sys::Oid) -> bool {
-    let mut missing = false;
-    unsafe {
-        pg_sys::pg_class_aclcheck_ext(
-            oid,
-            pg_sys::GetUserId(),
-            pg_sys::ACL_SELECT as _,
-            &mut missing,
-        ) == pg_sys::AclResult::ACLCHECK_OK
-            && !missing
-    }
 }
 
 /// Removes every entry (all databases); returns how many.

@@ -1,7 +1,7 @@
 //! The cache's store, ring and staleness rule, on ordinary memory.
 
 use proptest::prelude::*;
-use routed_core::cache::entry::{EntryMeta, StoredAnswer, RELATIVE, TRACKED};
+use routed_core::cache::entry::{EntryMeta, StoredAnswer, StoredAnswerRef, RELATIVE, TRACKED};
 use routed_core::cache::ring::{Change, Ring};
 use routed_core::cache::store::{Dims, NotStored, Partition, READY};
 use routed_core::cache::Key;
@@ -264,7 +264,20 @@ fn stored_answers_round_trip() {
             fingerprint: "abc".into(),
         },
     ] {
-        assert_eq!(StoredAnswer::decode(&a.encode()), Some(a.clone()));
+        let bytes = a.encode();
+        assert_eq!(StoredAnswer::decode(&bytes), Some(a.clone()));
+        assert_eq!(StoredAnswerRef::decode(&bytes), Some(a.as_ref()));
     }
     assert_eq!(StoredAnswer::decode(&[1, 0]), None);
+    // a length running past the end, and text that is not UTF-8, are refused
+    let mut bytes = StoredAnswer::default().encode();
+    bytes[0] = 200;
+    assert_eq!(StoredAnswerRef::decode(&bytes), None);
+    let mut bad = StoredAnswer {
+        source: "x".into(),
+        ..Default::default()
+    }
+    .encode();
+    bad[8] = 0xff;
+    assert_eq!(StoredAnswerRef::decode(&bad), None);
 }

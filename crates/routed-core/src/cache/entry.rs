@@ -96,17 +96,49 @@ impl StoredAnswer {
     }
 
     pub fn decode(bytes: &[u8]) -> Option<StoredAnswer> {
+        StoredAnswerRef::decode(bytes).map(|a| StoredAnswer {
+            body: a.body.to_vec(),
+            source: a.source.to_string(),
+            rollup: a.rollup.map(str::to_string),
+            approximate: a.approximate,
+            fingerprint: a.fingerprint.to_string(),
+        })
+    }
+
+    pub fn as_ref(&self) -> StoredAnswerRef<'_> {
+        StoredAnswerRef {
+            body: &self.body,
+            source: &self.source,
+            rollup: self.rollup.as_deref(),
+            approximate: self.approximate,
+            fingerprint: &self.fingerprint,
+        }
+    }
+}
+
+/// A stored answer read in place from its encoded bytes (a hit copies nothing more).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredAnswerRef<'a> {
+    pub body: &'a [u8],
+    pub source: &'a str,
+    pub rollup: Option<&'a str>,
+    pub approximate: bool,
+    pub fingerprint: &'a str,
+}
+
+impl<'a> StoredAnswerRef<'a> {
+    pub fn decode(bytes: &'a [u8]) -> Option<StoredAnswerRef<'a>> {
         let mut rest = bytes;
-        let mut parts: Vec<&[u8]> = Vec::with_capacity(4);
-        for _ in 0..4 {
+        let mut parts: [&[u8]; 4] = [&[]; 4];
+        for part in &mut parts {
             let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-            parts.push(rest.get(4..4 + len)?);
+            *part = rest.get(4..4 + len)?;
             rest = &rest[4 + len..];
         }
         let flags = *rest.first()?;
-        let text = |b: &[u8]| std::str::from_utf8(b).ok().map(str::to_string);
-        Some(StoredAnswer {
-            body: parts[0].to_vec(),
+        let text = |b: &'a [u8]| std::str::from_utf8(b).ok();
+        Some(StoredAnswerRef {
+            body: parts[0],
             source: text(parts[1])?,
             rollup: if flags & 2 != 0 {
                 Some(text(parts[2])?)

@@ -13,6 +13,7 @@ pub use xxhash_rust::xxh3::Xxh3DefaultBuilder as FastHash;
 /// A cache key: the canonical document and the context its answer depends on (database, role,
 /// row security, search_path, TimeZone, ...), with its hash split in two (partition and bucket
 /// from the first half, a second check from the other).
+#[derive(Clone)]
 pub struct Key {
     pub bytes: Vec<u8>,
     pub hash: u64,

@@ -1,0 +1,88 @@
+//! What a hit re-checks: the caller's table-level SELECT on every relation the entry read, and
+//! no row security for the caller on any of them. Results are remembered per backend until a
+//! catalog they depend on changes (pg_class: ACLs, owners, row security; roles; memberships):
+//! the syscache callbacks below run from `AcceptInvalidationMessages`, which every lookup calls
+//! first, so a REVOKE committed elsewhere still takes effect on the next call.
+
+use crate::pg_fast;
+use pgrx::pg_sys;
+use routed_core::cache::entry::EntryMeta;
+use routed_core::cache::FastHash;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+/// (role, security context, row_security, relation)
+type Asked = (u32, i32, bool, u32);
+
+thread_local! {
+    /// Bumped by every invalidation of the catalogs a check reads.
+    static GENERATION: Cell<u64> = const { Cell::new(0) };
+    static MEMO: RefCell<(u64, HashMap<Asked, bool, FastHash>)> =
+        const { RefCell::new((0, HashMap::with_hasher(FastHash))) };
+}
+
+unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, _cache: std::ffi::c_int, _hash: u32) {
+    // only a counter: this may run while the memo is borrowed
+    GENERATION.set(GENERATION.get().wrapping_add(1));
+}
+
+/// Registered in `_PG_init`, once per process.
+pub fn register_invalidation_callbacks() {
+    use pg_sys::SysCacheIdentifier::{AUTHMEMMEMROLE, AUTHMEMROLEMEM, AUTHOID, RELOID};
+    for cache in [RELOID, AUTHOID, AUTHMEMMEMROLE, AUTHMEMROLEMEM] {
+        unsafe {
+            pg_sys::CacheRegisterSyscacheCallback(
+                cache as i32,
+                Some(forget),
+                pg_sys::Datum::from(0usize),
+            )
+        };
+    }
+}
+
+/// SELECT on every relation the entry read, and none of them under row security for the caller.
+pub fn privileges_allow(meta: &EntryMeta) -> bool {
+    let (role, context) = pg_fast::user_and_context();
+    let rls = unsafe { pg_sys::row_security };
+    meta.rels().iter().all(|&rel| {
+        let asked = (role.to_u32(), context, rls, rel);
+        let generation = GENERATION.get();
+        let known = MEMO.with_borrow_mut(|(g, m)| {
+            if *g != generation {
+                m.clear();
+                *g = generation;
+            }
+            m.get(&asked).copied()
+        });
+        known.unwrap_or_else(|| {
+            let oid = pg_sys::Oid::from(rel);
+            let allowed = table_privilege(oid) && !row_security_applies(oid);
+            // an invalidation that arrived during the check leaves the answer unremembered
+            MEMO.with_borrow_mut(|(g, m)| {
+                if *g == generation && GENERATION.get() == generation {
+                    m.insert(asked, allowed);
+                }
+            });
+            allowed
+        })
+    })
+}
+
+pub fn row_security_applies(oid: pg_sys::Oid) -> bool {
+    let rls = unsafe { pg_sys::check_enable_rls(oid, pg_sys::InvalidOid, true) };
+    rls == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32
+}
+
+/// Whether the caller holds table-level SELECT (what a hit re-checks) on `oid`.
+pub fn table_privilege(oid: pg_sys::Oid) -> bool {
+    let mut missing = false;
+    unsafe {
+        pg_sys::pg_class_aclcheck_ext(
+            oid,
+            pg_fast::user_id(),
+            pg_sys::ACL_SELECT as _,
+            &mut missing,
+        ) == pg_sys::AclResult::ACLCHECK_OK
+            && !missing
+    }
+}
