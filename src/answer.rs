@@ -224,6 +224,9 @@ fn render(
 /// What the cache must know to serve this answer later, or why it must not keep it.
 fn entry_meta(p: &mut Prepared, as_of_us: i64, started: Instant) -> Result<EntryMeta, String> {
     let source = pg_sys::Oid::from(p.source_oid);
+    if let Some(why) = cache::unshareable(source) {
+        return Err(why.into());
+    }
     let mut rels = vec![source];
     if let Some(name) = &p.rollup {
         for table in [name.clone(), format!("{name}$delta")] {

@@ -10,6 +10,7 @@ unsafe extern "C" {
     fn GetCurrentTimestamp() -> TimestampTz;
     fn GetCurrentTransactionStartTimestamp() -> TimestampTz;
     fn GetTopTransactionIdIfAny() -> TransactionId;
+    fn GetTempNamespaceState(temp: *mut Oid, temp_toast: *mut Oid);
 }
 
 /// The current user id (what `GetUserId()` returns) and the security context.
@@ -35,4 +36,12 @@ pub fn transaction_start_timestamp() -> TimestampTz {
 pub fn has_written() -> bool {
     let xid = unsafe { GetTopTransactionIdIfAny() };
     xid != pgrx::pg_sys::InvalidTransactionId
+}
+
+/// This backend's temporary schema, InvalidOid until it creates a temporary object: its tables
+/// come first in every search_path, so the same name may mean another relation here.
+pub fn temp_namespace() -> Oid {
+    let (mut temp, mut toast) = (Oid::INVALID, Oid::INVALID);
+    unsafe { GetTempNamespaceState(&mut temp, &mut toast) };
+    temp
 }

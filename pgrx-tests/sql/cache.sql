@@ -168,6 +168,36 @@ SELECT routed.cache_reset() > 0 AS removed;
 SELECT entries, used_bytes FROM routed.cache_stats;
 SELECT c(:'closed') AS after_cache_reset;
 
+-- a security_invoker view reads its tables as the caller: a hit's re-check of the view alone
+-- would miss a REVOKE on them, so its answers are not cached
+CREATE VIEW cinvoker WITH (security_invoker) AS SELECT * FROM cev;
+GRANT SELECT ON cev, cinvoker TO cache_reader;
+\set invoker '{"source":"cinvoker","measures":[{"agg":"count","name":"n"}]}'
+SET ROLE cache_reader;
+SELECT routed_query(:'invoker', '1 hour')->'meta'->>'cache' AS invoker, routed_query(:'invoker', '1 hour')->'meta'->>'cache' AS invoker_again;
+RESET ROLE;
+REVOKE SELECT ON cev FROM cache_reader;
+SET ROLE cache_reader;
+SELECT try_sql(format('SELECT routed_query(%L, %L)', :'invoker', '1 hour')) AS invoker_after_revoke;
+RESET ROLE;
+-- a plain view is read with its owner's privileges: its answers are cached
+CREATE VIEW cdefiner AS SELECT * FROM cev;
+\set definer '{"source":"cdefiner","measures":[{"agg":"count","name":"n"}]}'
+SELECT routed_query(:'definer', '1 hour')->'meta'->>'cache' AS definer, routed_query(:'definer', '1 hour')->'meta'->>'cache' AS definer_again;
+
+-- temporary tables are the session's own, and come first in its search_path: answers read
+-- from them are not cached, and a session that has them does not share entries (a cached
+-- answer for "cplain" above must not answer for this session's own "cplain")
+SELECT c(:'plain', '1 hour') AS before_temp;
+SELECT c(:'plain', '1 hour') AS before_temp_hit;
+CREATE TEMP TABLE cplain (ts timestamptz, shop text, amount int);
+INSERT INTO cplain VALUES ('2026-10-01', 'shop0', 1);
+SELECT c(:'plain', '1 hour') AS temp_shadow, routed_query(:'plain', '1 hour')->'rows' AS temp_rows;
+SELECT c(:'plain', '1 hour') AS temp_again;
+DROP TABLE pg_temp.cplain;
+SELECT c(:'plain', '1 hour') AS own_keys, routed_query(:'plain', '1 hour')->'rows' AS permanent_rows;
+SELECT c(:'plain', '1 hour') AS own_keys_hit;
+
 -- a transaction that changed a tracked source cannot be prepared (the cache learns at COMMIT)
 \set VERBOSITY terse
 BEGIN;
@@ -175,6 +205,7 @@ INSERT INTO cev VALUES ('2026-10-11 13:00', 'shop0', 7);
 PREPARE TRANSACTION 'p';
 \set VERBOSITY default
 
+DROP VIEW cinvoker, cdefiner;
 DROP TABLE csecret, cplain, cnote;
 DROP ROLE cache_reader;
 REVOKE SELECT ON cev FROM cache_group;

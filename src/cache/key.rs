@@ -26,8 +26,8 @@ fn cstr(p: *const std::ffi::c_char) -> &'static str {
 
 /// The settings an answer depends on besides the document, as they were last formatted.
 struct Context {
-    raw: (u32, u32, bool, i32, i32, usize),
-    parts: [String; 5],
+    raw: (u32, u32, bool, i32, i32, usize, u32),
+    parts: [String; 6],
     /// Changes whenever the parts do: keys remembered under another generation are stale.
     generation: u64,
 }
@@ -40,7 +40,8 @@ thread_local! {
 pub type KeyMemo = RefCell<Option<(u64, Rc<Key>)>>;
 
 /// Runs `f` on the current context (database, role, row_security, extra_float_digits,
-/// IntervalStyle, search_path, TimeZone), formatted again only when a setting changed.
+/// IntervalStyle, search_path, TimeZone, temporary schema), formatted again only when a setting
+/// changed.
 fn with_context<R>(f: impl FnOnce(&Context) -> R) -> R {
     let raw = unsafe {
         (
@@ -51,6 +52,8 @@ fn with_context<R>(f: impl FnOnce(&Context) -> R) -> R {
             pg_sys::IntervalStyle,
             // time zones are cached for the life of the backend: the pointer names the zone
             pg_sys::session_timezone as usize,
+            // a backend with temporary tables may resolve a source's name to one of them
+            crate::pg_fast::temp_namespace().to_u32(),
         )
     };
     // search_path strings are freed and reallocated: compare the text
@@ -59,7 +62,7 @@ fn with_context<R>(f: impl FnOnce(&Context) -> R) -> R {
         if c.as_ref()
             .is_none_or(|c| c.raw != raw || c.parts[3].as_bytes() != path)
         {
-            let (db, role, rls, digits, style, _) = raw;
+            let (db, role, rls, digits, style, _, temp) = raw;
             let zone = unsafe { cstr(pg_sys::pg_get_timezone_name(pg_sys::session_timezone)) };
             let generation = c.as_ref().map_or(0, |c| c.generation + 1);
             *c = Some(Context {
@@ -70,6 +73,7 @@ fn with_context<R>(f: impl FnOnce(&Context) -> R) -> R {
                     format!("{}/{digits}/{style}", u8::from(rls)),
                     String::from_utf8_lossy(path).into_owned(),
                     zone.to_string(),
+                    temp.to_string(),
                 ],
                 generation,
             });
@@ -80,7 +84,7 @@ fn with_context<R>(f: impl FnOnce(&Context) -> R) -> R {
 
 fn make(canonical: &str, c: &Context) -> Key {
     let p = &c.parts;
-    Key::new(canonical, &[&p[0], &p[1], &p[2], &p[3], &p[4]])
+    Key::new(canonical, &[&p[0], &p[1], &p[2], &p[3], &p[4], &p[5]])
 }
 
 /// The key: the canonical document plus everything else its answer depends on.

@@ -16,7 +16,9 @@ pub use fill::{register_exit_callback, Fill};
 use key::partition_of;
 pub use key::{key, remembered_key, KeyMemo};
 use privileges::privileges_allow;
-pub use privileges::{register_invalidation_callbacks, row_security_applies, table_privilege};
+pub use privileges::{
+    register_invalidation_callbacks, row_security_applies, table_privilege, unshareable,
+};
 
 use pgrx::pg_sys;
 use routed_core::cache::entry::{EntryMeta, StoredAnswerRef};

@@ -86,3 +86,28 @@ pub fn table_privilege(oid: pg_sys::Oid) -> bool {
             && !missing
     }
 }
+
+/// Why answers read from `oid` must not be shared through the cache, if they must not: a
+/// temporary table is its session's own, and a `security_invoker` view checks the privileges
+/// and row security of the tables it reads as the caller, which a hit's re-check of the view
+/// alone would miss.
+pub fn unshareable(oid: pg_sys::Oid) -> Option<&'static str> {
+    if unsafe { pg_sys::get_rel_persistence(oid) } as u8 == pg_sys::RELPERSISTENCE_TEMP {
+        return Some("reads a temporary table");
+    }
+    if unsafe { pg_sys::get_rel_relkind(oid) } as u8 != pg_sys::RELKIND_VIEW {
+        return None;
+    }
+    // the caller's query holds a lock on the view, so its relcache entry stays valid here
+    let invoker = unsafe {
+        let rel = pg_sys::RelationIdGetRelation(oid);
+        if rel.is_null() {
+            return Some("the view is gone");
+        }
+        let options = (*rel).rd_options as *const pg_sys::ViewOptions;
+        let invoker = !options.is_null() && (*options).security_invoker;
+        pg_sys::RelationClose(rel);
+        invoker
+    };
+    invoker.then_some("reads a security_invoker view")
+}
