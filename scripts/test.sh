@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: routed-core unit and property tests, the #[pg_test]s, the SQL golden tests,
-# the isolation tests (several sessions), the differential test against an independent oracle
-# and the cache stress test (several backends, a commit log as oracle). Installs what is missing first.
+# the isolation tests (several sessions), the differential test against an independent oracle,
+# the cache stress test (several backends, a commit log as oracle) and the background worker's
+# revalidation of stale cache entries. Installs what is missing first.
 source "$(dirname "$0")/common.sh"
 
 TEST_DIR="${PG_ROUTED_TEST_DIR:-$REPO/target/pg_routed_test/pgdata}"
@@ -58,6 +59,11 @@ stress_tests() {
   /usr/bin/python3 "$REPO/pgrx-tests/stress.py" --port "$TEST_PORT" --pgdata "$TEST_DIR" --seconds "${PG_ROUTED_STRESS_SECONDS:-60}"
 }
 
+# stale-while-revalidate with the real background worker (restarts the cluster twice)
+revalidate_tests() {
+  /usr/bin/python3 "$REPO/pgrx-tests/revalidate.py" --port "$TEST_PORT" --pgdata "$TEST_DIR"
+}
+
 differential_tests() {
   python3 "$REPO/pgrx-tests/differential.py" --port "$TEST_PORT" --documents "${PG_ROUTED_DIFF_DOCS:-300}"
 }
@@ -73,6 +79,7 @@ suite golden golden_tests
 suite isolation isolation_tests
 suite differential differential_tests
 suite stress stress_tests
+suite revalidate revalidate_tests
 
 echo
 [ "$failed" = 0 ] || echo "failed suites:$failures"

@@ -11,6 +11,10 @@ unsafe extern "C" {
     fn GetCurrentTransactionStartTimestamp() -> TimestampTz;
     fn GetTopTransactionIdIfAny() -> TransactionId;
     fn GetTempNamespaceState(temp: *mut Oid, temp_toast: *mut Oid);
+    #[link_name = "bytea_output"]
+    static BYTEA_OUTPUT: std::ffi::c_int;
+    #[link_name = "locale_monetary"]
+    static LOCALE_MONETARY: *const std::ffi::c_char;
 }
 
 /// The current user id (what `GetUserId()` returns) and the security context.
@@ -44,4 +48,14 @@ pub fn temp_namespace() -> Oid {
     let (mut temp, mut toast) = (Oid::INVALID, Oid::INVALID);
     unsafe { GetTempNamespaceState(&mut temp, &mut toast) };
     temp
+}
+
+/// The `bytea_output` setting (hex or escape), which bytea values in answers are printed with.
+pub fn bytea_output() -> i32 {
+    unsafe { BYTEA_OUTPUT }
+}
+
+/// The `lc_monetary` setting (a C string), which money values in answers are printed with.
+pub fn lc_monetary() -> *const std::ffi::c_char {
+    unsafe { LOCALE_MONETARY }
 }

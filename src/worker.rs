@@ -140,19 +140,18 @@ fn revalidate_cache() {
             break;
         }
         in_transaction("cache revalidation", || {
+            let (names, values): (Vec<_>, Vec<_>) = due.settings.into_iter().unzip();
+            let role = Spi::get_one_with_args::<String>(
+                "SELECT set_config('role', r.rolname, true) FROM pg_catalog.pg_roles r WHERE r.oid = $1",
+                &[pg_sys::Oid::from(due.role).into()],
+            );
+            if !matches!(role, Ok(Some(_))) {
+                // the role is gone: nobody can be served this entry any more
+                return Ok(());
+            }
             Spi::run_with_args(
-                "SELECT set_config('role', r.rolname, true), set_config('search_path', $2, true),
-                        set_config('TimeZone', $3, true), set_config('row_security', $4, true),
-                        set_config('extra_float_digits', $5, true), set_config('IntervalStyle', $6, true)
-                   FROM pg_catalog.pg_roles r WHERE r.oid = $1",
-                &[
-                    pg_sys::Oid::from(due.role).into(),
-                    due.search_path.as_str().into(),
-                    due.time_zone.as_str().into(),
-                    if due.row_security { "on" } else { "off" }.into(),
-                    due.extra_float_digits.as_str().into(),
-                    due.interval_style.into(),
-                ],
+                "SELECT pg_catalog.set_config(n, v, true) FROM unnest($1::text[], $2::text[]) AS s(n, v)",
+                &[names.into(), values.into()],
             )?;
             let doc = crate::jsonb_text::JsonbDoc::from_text(&due.document);
             crate::answer::answer(&doc, Some(0), true);

@@ -30,6 +30,14 @@ SELECT c(:'closed');
 SELECT c(:'closed');
 -- key order and whitespace do not matter: same entry
 SELECT routed_query('{"measures":[{"agg":"count","name":"n"},{"agg":"sum","column":"amount","name":"total"}], "dimensions":["shop"], "time":{"granularity":"1 day","to":"2026-10-12T00:00:00Z","from":"2026-10-10T00:00:00Z"},"source":"cev"}')->'meta'->>'cache' AS reordered;
+-- settings that change what the document's values mean are part of the key: "02/10/2026" is
+-- February 10 under DateStyle MDY, October 2 under DMY
+\set dated '{"source":"cev","measures":[{"agg":"count","name":"n"}],"where":[{"column":"ts","op":">=","value":"02/10/2026"}]}'
+SET DateStyle = 'ISO, MDY';
+SELECT c(:'dated') AS mdy, routed_query(:'dated')->'rows' AS mdy_rows;
+SET DateStyle = 'ISO, DMY';
+SELECT c(:'dated') AS dmy, routed_query(:'dated')->'rows' AS dmy_rows;
+RESET DateStyle;
 -- rows committed outside its range leave it exact
 INSERT INTO cev VALUES ('2026-11-01', 'shop1', 5), ('2026-10-12', 'shop1', 5);
 SELECT c(:'closed');

@@ -1,33 +1,51 @@
-//! The cache key: the canonical document plus the settings its answer depends on.
+//! The cache key: the canonical document plus everything else its answer depends on: the
+//! database, the role, the backend's temporary schema and the settings in `SETTINGS`. Laid out
+//! as NUL-separated parts `document, database, role, temporary schema, name=value...`, which
+//! revalidation reads back to recompute an entry with the same settings.
 
 use pgrx::pg_sys;
 use routed_core::cache::Key;
 use std::cell::RefCell;
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 use std::rc::Rc;
 
 use super::shmem::PARTITIONS;
 
-fn bytes(p: *const std::ffi::c_char) -> &'static [u8] {
-    if p.is_null() {
-        b""
-    } else {
-        unsafe { CStr::from_ptr(p) }.to_bytes()
-    }
+/// Settings that change an answer's rows or how they print: name resolution, row security,
+/// time zone arithmetic, the input order of dates (a `where` value "01/02/2026" is another day
+/// under DMY) and the output of floats, intervals, bytea and money.
+pub const SETTINGS: [&str; 8] = [
+    "search_path",
+    "row_security",
+    "TimeZone",
+    "DateStyle",
+    "IntervalStyle",
+    "extra_float_digits",
+    "bytea_output",
+    "lc_monetary",
+];
+
+/// What `SETTINGS` and the rest depend on, read cheaply on every call to notice a change.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Raw {
+    db: u32,
+    role: u32,
+    /// A backend with temporary tables may resolve a source's name to one of them.
+    temp_namespace: u32,
+    row_security: bool,
+    /// Time zones are cached for the life of the backend: the pointer names the zone.
+    zone: usize,
+    formats: [i32; 5],
 }
 
-fn cstr(p: *const std::ffi::c_char) -> &'static str {
-    if p.is_null() {
-        ""
-    } else {
-        unsafe { CStr::from_ptr(p) }.to_str().unwrap_or("")
-    }
-}
-
-/// The settings an answer depends on besides the document, as they were last formatted.
+/// The context as it was last formatted.
 struct Context {
-    raw: (u32, u32, bool, i32, i32, usize, u32),
-    parts: [String; 6],
+    raw: Raw,
+    /// Strings are freed and reallocated when set: their text is compared.
+    search_path: Vec<u8>,
+    lc_monetary: Vec<u8>,
+    /// database, role, temporary schema, then `name=value` for each of `SETTINGS`
+    parts: Vec<String>,
     /// Changes whenever the parts do: keys remembered under another generation are stale.
     generation: u64,
 }
@@ -39,43 +57,62 @@ thread_local! {
 /// A key remembered with the context generation it was made under.
 pub type KeyMemo = RefCell<Option<(u64, Rc<Key>)>>;
 
-/// Runs `f` on the current context (database, role, row_security, extra_float_digits,
-/// IntervalStyle, search_path, TimeZone, temporary schema), formatted again only when a setting
-/// changed.
+fn bytes(p: *const std::ffi::c_char) -> &'static [u8] {
+    if p.is_null() {
+        b""
+    } else {
+        unsafe { CStr::from_ptr(p) }.to_bytes()
+    }
+}
+
+fn raw() -> Raw {
+    use crate::pg_fast;
+    unsafe {
+        Raw {
+            db: pg_sys::MyDatabaseId.to_u32(),
+            role: pg_fast::user_id().to_u32(),
+            temp_namespace: pg_fast::temp_namespace().to_u32(),
+            row_security: pg_sys::row_security,
+            zone: pg_sys::session_timezone as usize,
+            formats: [
+                pg_sys::extra_float_digits,
+                pg_sys::IntervalStyle,
+                pg_sys::DateStyle,
+                pg_sys::DateOrder,
+                pg_fast::bytea_output(),
+            ],
+        }
+    }
+}
+
+/// A setting's current value as `SHOW` prints it.
+fn setting(name: &str) -> String {
+    let name = CString::new(name).expect("setting names have no NUL");
+    let value = unsafe { pg_sys::GetConfigOption(name.as_ptr(), true, false) };
+    String::from_utf8_lossy(bytes(value)).into_owned()
+}
+
+/// Runs `f` on the current context, formatted again only when something in it changed.
 fn with_context<R>(f: impl FnOnce(&Context) -> R) -> R {
-    let raw = unsafe {
-        (
-            pg_sys::MyDatabaseId.to_u32(),
-            crate::pg_fast::user_id().to_u32(),
-            pg_sys::row_security,
-            pg_sys::extra_float_digits,
-            pg_sys::IntervalStyle,
-            // time zones are cached for the life of the backend: the pointer names the zone
-            pg_sys::session_timezone as usize,
-            // a backend with temporary tables may resolve a source's name to one of them
-            crate::pg_fast::temp_namespace().to_u32(),
-        )
-    };
-    // search_path strings are freed and reallocated: compare the text
-    let path = unsafe { bytes(pg_sys::namespace_search_path) };
+    let raw = raw();
+    let search_path = unsafe { bytes(pg_sys::namespace_search_path) };
+    let lc_monetary = bytes(crate::pg_fast::lc_monetary());
     CONTEXT.with_borrow_mut(|c| {
-        if c.as_ref()
-            .is_none_or(|c| c.raw != raw || c.parts[3].as_bytes() != path)
-        {
-            let (db, role, rls, digits, style, _, temp) = raw;
-            let zone = unsafe { cstr(pg_sys::pg_get_timezone_name(pg_sys::session_timezone)) };
-            let generation = c.as_ref().map_or(0, |c| c.generation + 1);
+        if c.as_ref().is_none_or(|c| {
+            c.raw != raw || c.search_path != search_path || c.lc_monetary != lc_monetary
+        }) {
+            let mut parts = vec![
+                raw.db.to_string(),
+                raw.role.to_string(),
+                raw.temp_namespace.to_string(),
+            ];
+            parts.extend(SETTINGS.iter().map(|s| format!("{s}={}", setting(s))));
             *c = Some(Context {
                 raw,
-                parts: [
-                    db.to_string(),
-                    role.to_string(),
-                    format!("{}/{digits}/{style}", u8::from(rls)),
-                    String::from_utf8_lossy(path).into_owned(),
-                    zone.to_string(),
-                    temp.to_string(),
-                ],
-                generation,
+                search_path: search_path.to_vec(),
+                lc_monetary: lc_monetary.to_vec(),
+                parts,
+                generation: c.as_ref().map_or(0, |c| c.generation + 1),
             });
         }
         f(c.as_ref().expect("just set"))
@@ -83,8 +120,8 @@ fn with_context<R>(f: impl FnOnce(&Context) -> R) -> R {
 }
 
 fn make(canonical: &str, c: &Context) -> Key {
-    let p = &c.parts;
-    Key::new(canonical, &[&p[0], &p[1], &p[2], &p[3], &p[4], &p[5]])
+    let parts: Vec<&str> = c.parts.iter().map(String::as_str).collect();
+    Key::new(canonical, &parts)
 }
 
 /// The key: the canonical document plus everything else its answer depends on.

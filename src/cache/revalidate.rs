@@ -3,19 +3,17 @@
 //! as the role that computed them, with the same settings (both are in the key), so steady
 //! dashboards keep hitting answers that stay fresh.
 
+use super::key::SETTINGS;
 use super::shmem;
 use pgrx::pg_sys;
 use std::sync::atomic::Ordering;
 
-/// A flagged entry's key parts: (canonical document, role, settings, search_path, TimeZone).
+/// A flagged entry's document and what computed it: the role and the settings of its key.
 pub struct Due {
     pub document: String,
     pub role: u32,
-    pub row_security: bool,
-    pub extra_float_digits: String,
-    pub interval_style: &'static str,
-    pub search_path: String,
-    pub time_zone: String,
+    /// (name, value) for each of `key::SETTINGS`
+    pub settings: Vec<(String, String)>,
 }
 
 /// Takes the flags of this database's flagged entries (at most `max`).
@@ -44,32 +42,77 @@ pub fn take_due(max: usize) -> Vec<Due> {
     due
 }
 
+/// The key's parts (see `key`); None for an entry of a backend with temporary tables, whose
+/// names the worker cannot resolve the same way.
 fn parse_key(key: &[u8]) -> Option<Due> {
     let text = std::str::from_utf8(key).ok()?;
     let parts: Vec<&str> = text.split('\0').collect();
-    let [document, _db, role, settings, search_path, time_zone] = parts.as_slice() else {
+    let [document, _db, role, temp_namespace, settings @ ..] = parts.as_slice() else {
         return None;
     };
-    let mut s = settings.split('/');
-    let row_security = s.next()? == "1";
-    let extra_float_digits = s.next()?.to_string();
-    let interval_style = match s.next()? {
-        "0" => "postgres",
-        "1" => "postgres_verbose",
-        "2" => "sql_standard",
-        _ => "iso_8601",
-    };
+    if *temp_namespace != "0" || settings.len() != SETTINGS.len() {
+        return None;
+    }
+    let settings = settings
+        .iter()
+        .zip(SETTINGS)
+        .map(|(part, name)| {
+            let value = part.strip_prefix(name)?.strip_prefix('=')?;
+            Some((name.to_string(), value.to_string()))
+        })
+        .collect::<Option<Vec<_>>>()?;
     Some(Due {
         document: document.to_string(),
         role: role.parse().ok()?,
-        row_security,
-        extra_float_digits,
-        interval_style,
-        search_path: search_path.to_string(),
-        time_zone: time_zone.to_string(),
+        settings,
     })
 }
 
 pub fn count() {
     shmem::stats().revalidations.fetch_add(1, Ordering::Relaxed);
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pgrx::pg_schema]
+mod tests {
+    use super::*;
+    use pgrx::prelude::*;
+
+    /// The worker recomputes an entry with the settings read back from its key: every setting
+    /// in the key must come back with the value the session had.
+    #[pg_test]
+    fn key_settings_read_back_as_set() {
+        Spi::run(
+            "SET LOCAL DateStyle = 'SQL, DMY'; SET LOCAL TimeZone = 'Asia/Kolkata';
+             SET LOCAL search_path = pg_catalog, \"$user\", public; SET LOCAL extra_float_digits = 1;
+             SET LOCAL IntervalStyle = 'sql_standard'; SET LOCAL bytea_output = 'escape';
+             SET LOCAL row_security = off",
+        )
+        .unwrap();
+        let key = super::super::key::key(r#"{"source":"t"}"#);
+        let due = parse_key(&key.bytes).expect("a key without temporary tables parses");
+        assert_eq!(due.document, r#"{"source":"t"}"#);
+        assert_eq!(due.role, crate::pg_fast::user_id().to_u32());
+        for (name, value) in &due.settings {
+            let shown = Spi::get_one_with_args::<String>(
+                "SELECT pg_catalog.current_setting($1)",
+                &[name.as_str().into()],
+            )
+            .unwrap()
+            .unwrap();
+            assert_eq!(value, &shown, "{name}");
+        }
+        let names: Vec<&str> = due.settings.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, SETTINGS);
+        assert!(due
+            .settings
+            .contains(&("DateStyle".into(), "SQL, DMY".into())));
+        assert!(due
+            .settings
+            .contains(&("TimeZone".into(), "Asia/Kolkata".into())));
+
+        // a backend with temporary tables resolves names the worker cannot: not revalidated
+        Spi::run("CREATE TEMP TABLE shadow (x int)").unwrap();
+        assert!(parse_key(&super::super::key::key(r#"{"source":"t"}"#).bytes).is_none());
+    }
 }
