@@ -17,7 +17,7 @@ import argparse
 import sys
 import time
 
-from stress import configure, connect, parse_interval, wait_up
+from stress import configure, connect, parse_interval, verdict, wait_up
 
 DB = "routed_revalidate"
 BUDGET = 6.0
@@ -125,10 +125,7 @@ def main():
     finally:
         configure(a.port, a.pgdata, {"routed.databases": None})
         wait_up(a.port)
-    if failures:
-        print("FAILED:", "; ".join(failures))
-        sys.exit(1)
-    print("revalidate: all checks passed")
+    verdict("revalidate", failures)
 
 
 if __name__ == "__main__":

@@ -422,6 +422,14 @@ def reader_once(port, docs, stats):
     conn.close()
 
 
+def verdict(name, failures):
+    """Prints the test's verdict and exits non-zero on any failure."""
+    if failures:
+        print("FAILED:", "; ".join(failures))
+        sys.exit(1)
+    print(f"{name}: all checks passed")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)
@@ -459,10 +467,7 @@ def main():
             configure(a.port, a.pgdata, {"routed.cache_size": None, "routed.change_ring_size": None})
         except Exception as e:  # the cluster may be down after a failure: say so, keep the verdict
             print(f"could not reset settings: {e}")
-    if failures:
-        print("FAILED:", "; ".join(failures))
-        sys.exit(1)
-    print("stress: all checks passed")
+    verdict("stress", failures)
 
 
 if __name__ == "__main__":
