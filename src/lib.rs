@@ -6,25 +6,12 @@ use pgrx::prelude::*;
 mod answer;
 mod api;
 mod cache;
-mod capture;
 mod catalog;
+mod changes;
 mod error;
-mod exec;
-mod freshness;
 mod gucs;
-mod invalidation;
-mod jsonb_build;
-mod jsonb_text;
-mod pg_fast;
-mod pipeline;
-mod query_stats;
-mod refresh;
-mod rollup_admin;
-mod rows;
-mod sketch_aggs;
-mod snapshot_read;
-mod spi_plan;
-mod thresholds;
+mod pg;
+mod rollups;
 mod worker;
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -35,9 +22,9 @@ mod tests;
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
-    thresholds::register_invalidation_callback();
+    rollups::thresholds::register_invalidation_callback();
     cache::register_invalidation_callbacks();
-    invalidation::register();
+    changes::publish::register();
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         if gucs::cache_size_bytes() > 0 {
             cache::shmem::install_hooks();

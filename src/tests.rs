@@ -235,7 +235,8 @@ mod tests {
     /// by jsonb_in; a body of another shape goes through jsonb_concat and gets the same meta.
     #[pg_test]
     fn answers_written_as_jsonb_equal_parsed_json() {
-        use crate::jsonb_build::{answer_datum, jsonb_bytes, Item};
+        use crate::answer::jsonb_build::{answer_datum, Item};
+        use crate::pg::jsonb::jsonb_bytes;
         let expected_meta = r#""meta": {"source": "rollup", "rollup": null, "approximate": false,
             "elapsed_ms": 1.250, "cache": "hit \"quoted\" é"}"#;
         for body in [
@@ -276,7 +277,8 @@ mod tests {
     /// numeric_in.
     #[pg_test]
     fn written_objects_are_jsonb_in_byte_for_byte() {
-        use crate::jsonb_build::{jsonb_bytes, object_datum, Item};
+        use crate::answer::jsonb_build::{object_datum, Item};
+        use crate::pg::jsonb::jsonb_bytes;
         let numbers = [
             0.0,
             0.001,

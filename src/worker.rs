@@ -153,8 +153,8 @@ fn revalidate_cache() {
                 "SELECT pg_catalog.set_config(n, v, true) FROM unnest($1::text[], $2::text[]) AS s(n, v)",
                 &[names.into(), values.into()],
             )?;
-            let doc = crate::jsonb_text::JsonbDoc::from_text(&due.document);
-            crate::answer::answer(&doc, Some(0), true);
+            let doc = crate::pg::jsonb::JsonbDoc::from_text(&due.document);
+            crate::answer::flow::answer(&doc, Some(0), true);
             crate::cache::revalidate::count();
             Ok::<(), pgrx::spi::Error>(())
         });

@@ -4,14 +4,18 @@ use std::sync::atomic::Ordering;
 
 use routed_core::cache::store::FILLING;
 
-use super::{key, partition_of, privileges_allow, shmem, snapshot_allows, staleness, unusable};
+use super::key::{key, partition_of};
+use super::lookup::unusable;
+use super::privileges::privileges_allow;
+use super::shmem;
+use super::staleness::{snapshot_allows, staleness};
 
 /// routed_explain's cache section: whether an entry exists and whether it could be served now
 /// to this caller at `budget_us` (looked at, not touched).
-pub fn explain(canonical: &str, budget_us: i64) -> serde_json::Value {
+pub fn explain(canonical: &str, budget_us: i64, wrote: bool) -> serde_json::Value {
     use routed_core::time::{format_interval, format_rfc3339_utc};
     use serde_json::json;
-    if let Some((o, reason)) = unusable(false) {
+    if let Some((o, reason)) = unusable(wrote) {
         return json!({"status": o.name(), "reason": reason});
     }
     let key = key(canonical);

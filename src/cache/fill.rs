@@ -8,7 +8,9 @@ use routed_core::cache::Key;
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
 
-use super::{now_us, reader_position, shmem, stats};
+use super::shmem::{self, stats};
+use super::staleness::reader_position;
+use crate::pg::time::now_us;
 
 /// How long a backend waits for another computing the same answer before computing it itself.
 const COALESCE_WAIT_MS: i64 = 10_000;
@@ -165,7 +167,6 @@ unsafe extern "C-unwind" fn on_exit(_code: i32, _arg: pg_sys::Datum) {
     if let Some((part, slot)) = FILLING_HERE.get() {
         release(part, slot);
     }
-    crate::invalidation::leave_in_flight();
 }
 
 /// Registers the exit callback; called once per backend on first use.

@@ -66,12 +66,12 @@ fn bytes(p: *const std::ffi::c_char) -> &'static [u8] {
 }
 
 fn raw() -> Raw {
-    use crate::pg_fast;
+    use crate::pg::fast;
     unsafe {
         Raw {
             db: pg_sys::MyDatabaseId.to_u32(),
-            role: pg_fast::user_id().to_u32(),
-            temp_namespace: pg_fast::temp_namespace().to_u32(),
+            role: fast::user_id().to_u32(),
+            temp_namespace: fast::temp_namespace().to_u32(),
             row_security: pg_sys::row_security,
             zone: pg_sys::session_timezone as usize,
             formats: [
@@ -79,7 +79,7 @@ fn raw() -> Raw {
                 pg_sys::IntervalStyle,
                 pg_sys::DateStyle,
                 pg_sys::DateOrder,
-                pg_fast::bytea_output(),
+                fast::bytea_output(),
             ],
         }
     }
@@ -96,7 +96,7 @@ fn setting(name: &str) -> String {
 fn with_context<R>(f: impl FnOnce(&Context) -> R) -> R {
     let raw = raw();
     let search_path = unsafe { bytes(pg_sys::namespace_search_path) };
-    let lc_monetary = bytes(crate::pg_fast::lc_monetary());
+    let lc_monetary = bytes(crate::pg::fast::lc_monetary());
     CONTEXT.with_borrow_mut(|c| {
         if c.as_ref().is_none_or(|c| {
             c.raw != raw || c.search_path != search_path || c.lc_monetary != lc_monetary

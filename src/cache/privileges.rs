@@ -4,7 +4,7 @@
 //! the syscache callbacks below run from `AcceptInvalidationMessages`, which every lookup calls
 //! first, so a REVOKE committed elsewhere still takes effect on the next call.
 
-use crate::pg_fast;
+use crate::pg::fast;
 use pgrx::pg_sys;
 use routed_core::cache::entry::EntryMeta;
 use routed_core::cache::FastHash;
@@ -42,7 +42,7 @@ pub fn register_invalidation_callbacks() {
 
 /// SELECT on every relation the entry read, and none of them under row security for the caller.
 pub fn privileges_allow(meta: &EntryMeta) -> bool {
-    let (role, context) = pg_fast::user_and_context();
+    let (role, context) = fast::user_and_context();
     let rls = unsafe { pg_sys::row_security };
     meta.rels().iter().all(|&rel| {
         let asked = (role.to_u32(), context, rls, rel);
@@ -79,7 +79,7 @@ pub fn table_privilege(oid: pg_sys::Oid) -> bool {
     unsafe {
         pg_sys::pg_class_aclcheck_ext(
             oid,
-            pg_fast::user_id(),
+            fast::user_id(),
             pg_sys::ACL_SELECT as _,
             &mut missing,
         ) == pg_sys::AclResult::ACLCHECK_OK

@@ -92,7 +92,7 @@ mod tests {
         let key = super::super::key::key(r#"{"source":"t"}"#);
         let due = parse_key(&key.bytes).expect("a key without temporary tables parses");
         assert_eq!(due.document, r#"{"source":"t"}"#);
-        assert_eq!(due.role, crate::pg_fast::user_id().to_u32());
+        assert_eq!(due.role, crate::pg::fast::user_id().to_u32());
         for (name, value) in &due.settings {
             let shown = Spi::get_one_with_args::<String>(
                 "SELECT pg_catalog.current_setting($1)",

@@ -97,7 +97,7 @@ unsafe extern "C-unwind" fn request() {
             prev();
         }
         pg_sys::RequestAddinShmemSpace(total_bytes());
-        pg_sys::RequestAddinShmemSpace(crate::query_stats::bytes());
+        pg_sys::RequestAddinShmemSpace(super::query_stats::bytes());
         pg_sys::RequestNamedLWLockTranche(TRANCHE.as_ptr(), LOCKS);
     }
 }
@@ -118,7 +118,7 @@ unsafe extern "C-unwind" fn startup() {
         }
         BASE = base;
         LOCK_ARRAY = pg_sys::GetNamedLWLockTranche(TRANCHE.as_ptr());
-        crate::query_stats::attach();
+        super::query_stats::attach();
         pg_sys::LWLockRelease(init_lock);
     }
 }
@@ -216,4 +216,70 @@ pub fn total(counter: impl Fn(&Stats) -> &AtomicU64) -> u64 {
         .iter()
         .map(|s| counter(s).load(Ordering::Relaxed))
         .sum()
+}
+
+/// `routed.cache_stats`' one row: sizes, entries, and every counter summed over the stripes.
+pub struct Summary {
+    pub capacity_bytes: i64,
+    pub used_bytes: i64,
+    pub entries: i64,
+    pub hits: i64,
+    pub misses: i64,
+    pub coalesced: i64,
+    pub bypasses: i64,
+    pub evictions: i64,
+    pub invalidations: i64,
+    pub not_stored: i64,
+    pub revalidations: i64,
+    pub changes_published: i64,
+}
+
+/// The cache's sizes and counters now; None without a cache.
+pub fn summary() -> Option<Summary> {
+    if !available() {
+        return None;
+    }
+    let (mut used_bytes, mut entries) = (0i64, 0i64);
+    for part in 0..PARTITIONS {
+        let _lock = lock_partition(part, false);
+        let p = partition(part);
+        used_bytes += p.used_bytes() as i64;
+        entries += i64::from(p.entries());
+    }
+    let n = |c: fn(&Stats) -> &AtomicU64| total(c) as i64;
+    Some(Summary {
+        capacity_bytes: (header().dims.capacity_bytes() * PARTITIONS) as i64,
+        used_bytes,
+        entries,
+        hits: n(|s| &s.hits),
+        misses: n(|s| &s.misses),
+        coalesced: n(|s| &s.coalesced),
+        bypasses: n(|s| &s.bypasses),
+        evictions: n(|s| &s.evictions),
+        invalidations: n(|s| &s.invalidations),
+        not_stored: n(|s| &s.not_stored),
+        revalidations: n(|s| &s.revalidations),
+        changes_published: ring().head() as i64,
+    })
+}
+
+/// Zeroes every counter of every stripe.
+pub fn reset_counters() {
+    if !available() {
+        return;
+    }
+    for s in &header().stats {
+        for c in [
+            &s.hits,
+            &s.misses,
+            &s.coalesced,
+            &s.bypasses,
+            &s.evictions,
+            &s.invalidations,
+            &s.not_stored,
+            &s.revalidations,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
 }

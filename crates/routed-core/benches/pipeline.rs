@@ -4,7 +4,7 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use routed_core::codegen::generate;
 use routed_core::normalize::fingerprint;
-use routed_core::query::parse_text;
+use routed_core::parse::parse_text;
 use routed_core::resolve::bind;
 use routed_core::route::plan;
 

@@ -1,7 +1,7 @@
 //! pg_routed's pure core: everything that decides what to run, with no PostgreSQL inside, so
 //! it is tested and benchmarked with plain `cargo`.
 //!
-//! Pipeline: [`query::parse_text`] → [`normalize::fingerprint`] → [`resolve::bind`] (against a
+//! Pipeline: [`parse::parse_text`] → [`normalize::fingerprint`] → [`resolve::bind`] (against a
 //! [`model::Relation`] the extension loaded) → [`route::plan`] → [`codegen::generate`].
 
 pub mod budget;

@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn canonical_text_is_sorted_compact_json() {
-        let q = crate::query::parse_text(
+        let q = crate::parse::parse_text(
             r#"{"where": [{"column": "b\"\n", "op": "in", "value": ["y", "x", "y"]}], "source": " m ",
                 "time": {"granularity": "1 day", "column": "ts", "from": "now-2h"},
                 "measures": [{"name": "p", "agg": "percentile", "column": "v", "q": 0.5}]}"#,

@@ -172,4 +172,3 @@ pub struct OrderBy {
     pub dir: Dir,
 }
 
-pub use crate::parse::{parse, parse_text};

@@ -4,7 +4,7 @@
 mod common;
 
 use routed_core::codegen::{generate, ParamValue};
-use routed_core::query::parse_text;
+use routed_core::parse::parse_text;
 use routed_core::resolve::bind;
 use routed_core::route::plan;
 use routed_core::ErrorKind;

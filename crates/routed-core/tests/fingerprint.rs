@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use routed_core::normalize::{canonical_text, fingerprint};
-use routed_core::query::{parse, parse_text};
+use routed_core::parse::{parse, parse_text};
 use serde_json::{json, Map, Value};
 
 fn arb_document() -> impl Strategy<Value = Value> {

@@ -1,6 +1,7 @@
 // The document parser: every field, its defaults, and its errors with JSON paths.
 
-use routed_core::query::{parse_text, Agg, Dir, FilterValue, Op};
+use routed_core::parse::parse_text;
+use routed_core::query::{Agg, Dir, FilterValue, Op};
 use routed_core::time::{Granularity, Offset, TimeBound};
 use routed_core::ErrorKind;
 

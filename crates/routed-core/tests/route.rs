@@ -4,7 +4,7 @@
 mod common;
 
 use routed_core::codegen::generate;
-use routed_core::query::parse_text;
+use routed_core::parse::parse_text;
 use routed_core::resolve::{bind, Bound};
 use routed_core::rollup::{parse_states, RollupDef};
 use routed_core::route::{plan, Pending, Plan, RollupFacts, Window};

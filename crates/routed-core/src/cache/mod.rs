@@ -2,8 +2,11 @@
 //! The extension places them in shared memory and supplies the locks.
 
 pub mod entry;
+mod outcome;
 pub mod ring;
 pub mod store;
+
+pub use outcome::Outcome;
 
 use xxhash_rust::xxh3::xxh3_128;
 

@@ -1,0 +1,136 @@
+//! From the SQL arguments to a decided, generated query: parse, fingerprint, resolve the
+//! budget, load the catalog, bind, route and generate. Shared by routed_query, routed_rows
+//! and routed_explain so the three always agree.
+
+use crate::catalog::load_relation;
+use crate::error::OrRaise;
+use crate::rollups::freshness;
+use crate::gucs;
+use routed_core::budget::{resolve_budget, BudgetOrigin};
+use routed_core::codegen::{generate, Generated};
+use routed_core::names::parse_qualified_name;
+use routed_core::normalize::{canonical_text, fingerprint_of};
+use routed_core::parse::parse_text;
+use routed_core::query::Query;
+use routed_core::resolve::{bind, Bound};
+use routed_core::route::{plan, Plan, Window};
+use routed_core::Error;
+
+/// A parsed document with its budget: all a cache lookup needs.
+pub struct Parsed {
+    pub query: Query,
+    pub canonical: String,
+    pub fingerprint: String,
+    pub budget: i64,
+    pub budget_origin: BudgetOrigin,
+}
+
+pub struct Prepared {
+    pub query: Query,
+    pub fingerprint: String,
+    pub budget_origin: BudgetOrigin,
+    /// The source relation, and whether it is tracked with the document's time column (its
+    /// changes are published, so its cached answers can stay exact).
+    pub source_oid: u32,
+    pub tracked_range: bool,
+    /// The document's window evaluated now, when it was needed.
+    pub window: Option<Window>,
+    pub bound: Bound,
+    pub plan: Plan,
+    /// The rollup the plan reads, if any.
+    pub rollup: Option<String>,
+    pub generated: Generated,
+}
+
+/// `staleness_micros` is the `staleness` argument (None when NULL).
+pub fn prepare(document: &str, staleness_micros: Option<i64>) -> Prepared {
+    plan_parsed(parse(document, staleness_micros))
+}
+
+pub fn parse(document: &str, staleness_micros: Option<i64>) -> Parsed {
+    check_staleness(staleness_micros);
+    let query = parse_text(document).or_raise();
+    let canonical = canonical_text(&query);
+    let fingerprint = fingerprint_of(&canonical);
+    with_budget(query, canonical, fingerprint, staleness_micros)
+}
+
+pub fn check_staleness(staleness_micros: Option<i64>) {
+    if let Some(s) = staleness_micros.filter(|s| *s < 0) {
+        crate::error::raise(Error::invalid(
+            "staleness",
+            format!(
+                "must not be negative, got {}",
+                routed_core::time::format_interval(s)
+            ),
+        ));
+    }
+}
+
+/// Resolves the budget of an already parsed document.
+pub fn with_budget(
+    query: Query,
+    canonical: String,
+    fingerprint: String,
+    staleness_micros: Option<i64>,
+) -> Parsed {
+    let (budget, budget_origin) = resolve_budget(
+        staleness_micros,
+        query.freshness,
+        gucs::default_staleness_micros(),
+    );
+    Parsed {
+        query,
+        canonical,
+        fingerprint,
+        budget,
+        budget_origin,
+    }
+}
+
+pub fn plan_parsed(parsed: Parsed) -> Prepared {
+    let Parsed {
+        query,
+        fingerprint,
+        budget,
+        budget_origin,
+        ..
+    } = parsed;
+    let name = parse_qualified_name("source", &query.source).or_raise();
+    let relation = load_relation(&name);
+    let bound = bind(&query, &relation).or_raise();
+    // rollups matter only for time ranges on tracked sources (every rollup's source is
+    // tracked), so untracked sources pay no catalog read; routed.enabled = off reads the base
+    // table only
+    let facts =
+        if gucs::ENABLED.get() && bound.time.is_some() && relation.tracked_time_column.is_some() {
+            freshness::rollups(relation.oid)
+        } else {
+            Vec::new()
+        };
+    let window = if facts.is_empty() {
+        None
+    } else {
+        freshness::window(&bound)
+    };
+    let plan = plan(&bound, budget, &facts, window.as_ref());
+    let rollup = plan.rollup.as_ref().map(|r| &facts[r.index].def);
+    let generated = generate(&bound, &plan, rollup);
+    let tracked_range = match (&bound.time, &relation.tracked_time_column) {
+        (Some(t), Some(c)) => &t.column == c,
+        (None, Some(_)) => true,
+        _ => false,
+    };
+    Prepared {
+        query,
+        fingerprint,
+        budget_origin,
+        source_oid: relation.oid,
+        tracked_range,
+        window,
+        bound,
+        rollup: rollup.map(|r| r.name.clone()),
+        plan,
+        generated,
+    }
+}

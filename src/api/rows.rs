@@ -1,0 +1,48 @@
+//! `routed_rows(query, staleness) RETURNS SETOF record`: a materialize-mode set-returning
+//! function written against the C API, because it must read the caller's column list
+//! (`AS t(bucket timestamptz, n bigint)`) before running anything. The answer is `answer::rows`'.
+
+use crate::error::raise_with;
+use crate::pg::jsonb::JsonbArg;
+use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
+
+pgrx::extension_sql_file!("../../sql/routed_rows.sql", name = "routed_rows");
+
+#[unsafe(no_mangle)]
+pub extern "C" fn pg_finfo_routed_rows_wrapper() -> &'static pg_sys::Pg_finfo_record {
+    static V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn routed_rows_wrapper(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    let query: Option<JsonbArg> = unsafe { pgrx::fcinfo::pg_getarg(fcinfo, 0) };
+    let staleness: Option<Interval> = unsafe { pgrx::fcinfo::pg_getarg(fcinfo, 1) };
+    let rsinfo = unsafe { (*fcinfo).resultinfo as *mut pg_sys::ReturnSetInfo };
+    let materialize = pg_sys::SetFunctionReturnMode::SFRM_Materialize as i32;
+    let usable = !rsinfo.is_null()
+        && unsafe {
+            pgrx::is_a(
+                rsinfo as *mut pg_sys::Node,
+                pg_sys::NodeTag::T_ReturnSetInfo,
+            )
+        }
+        && unsafe { (*rsinfo).allowedModes } & materialize != 0
+        && !unsafe { (*rsinfo).expectedDesc }.is_null();
+    if !usable {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "routed_rows must be called in FROM with a column list".into(),
+            Some("SELECT * FROM routed_rows('{...}') AS t(bucket timestamptz, n bigint)".into()),
+        );
+    }
+    let document = super::document(query);
+    // SAFETY: rsinfo was checked above to be a ReturnSetInfo allowing materialize mode with an
+    // expected tuple descriptor; PostgreSQL keeps it alive for the call.
+    unsafe { crate::answer::rows::materialize(rsinfo, &document, super::staleness_micros(staleness)) };
+    pg_sys::Datum::from(0)
+}

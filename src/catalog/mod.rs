@@ -1,0 +1,6 @@
+//! What the router needs to know about relations, as the caller sees them: names resolved with
+//! the caller's search_path, columns, types, privileges. It may call `pg` and `error`.
+
+mod relation;
+
+pub use relation::{load_relation, relation_name};

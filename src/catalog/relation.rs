@@ -1,0 +1,160 @@
+//! Loads what the core needs to know about a source, as the caller sees it: the relation named
+//! by the document (resolved with the caller's search_path), its columns, their types and the
+//! caller's privileges. One SPI query (planned once per backend) on the happy path; close-match
+//! hints only on errors.
+
+use crate::error::raise_with;
+use pgrx::prelude::*;
+use pgrx::spi::OwnedPreparedStatement;
+use pgrx::{PgBuiltInOids, PgOid, PgSqlErrorCode};
+use routed_core::model::{Column, Relation, SqlType};
+use routed_core::names::{did_you_mean, QualifiedName};
+use routed_core::{Error, ErrorKind};
+use std::cell::RefCell;
+
+const RELATION_SQL: &str = "
+SELECT n.nspname::text, c.relname::text, c.relkind::text, has_any_column_privilege(c.oid, 'SELECT'),
+       a.attname::text, a.atttypid, tn.nspname::text, t.typname::text,
+       CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END,
+       at.oid, an.nspname::text, at.typname::text,
+       has_column_privilege(c.oid, a.attnum, 'SELECT'), c.oid,
+       (SELECT t.time_column::text FROM routed.tracked t WHERE t.source = c.oid)
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
+LEFT JOIN pg_catalog.pg_type at ON at.oid = t.typarray
+LEFT JOIN pg_catalog.pg_namespace an ON an.oid = at.typnamespace
+WHERE c.oid = pg_catalog.to_regclass($1)
+ORDER BY a.attnum";
+
+const VISIBLE_SQL: &str = "
+SELECT c.relname::text FROM pg_catalog.pg_class c
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND CASE WHEN $1::text IS NULL THEN pg_catalog.pg_table_is_visible(c.oid)
+           ELSE c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1) END";
+
+thread_local! {
+    /// RELATION_SQL prepared once per backend (planning its catalog join on every call cost
+    /// about a millisecond); the plan cache revalidates it after catalog changes.
+    static RELATION_PLAN: RefCell<Option<OwnedPreparedStatement>> = const { RefCell::new(None) };
+}
+
+pub fn load_relation(name: &QualifiedName) -> Relation {
+    let rel = Spi::connect(|client| -> Result<Option<Relation>, pgrx::spi::Error> {
+        let plan = match RELATION_PLAN.with_borrow_mut(Option::take) {
+            Some(p) => p,
+            None => client
+                .prepare(RELATION_SQL, &[PgOid::BuiltIn(PgBuiltInOids::TEXTOID)])?
+                .keep(),
+        };
+        let table = client.select(&plan, None, &[name.quoted().into()]);
+        RELATION_PLAN.set(Some(plan));
+        let table = table?;
+        let mut rel: Option<Relation> = None;
+        for row in table {
+            let r = rel.get_or_insert_with(|| Relation {
+                oid: row
+                    .get::<pg_sys::Oid>(14)
+                    .ok()
+                    .flatten()
+                    .map(u32::from)
+                    .unwrap_or(0),
+                schema: row.get(1).ok().flatten().unwrap_or_default(),
+                name: row.get(2).ok().flatten().unwrap_or_default(),
+                kind: row
+                    .get::<String>(3)
+                    .ok()
+                    .flatten()
+                    .and_then(|k| k.chars().next())
+                    .unwrap_or('?'),
+                columns: Vec::new(),
+                table_selectable: row.get(4).ok().flatten().unwrap_or(false),
+                tracked_time_column: row.get(15).ok().flatten(),
+            });
+            let Some(col_name) = row.get::<String>(5)? else {
+                continue;
+            };
+            let oid = |i: usize| row.get::<pg_sys::Oid>(i).ok().flatten().map(u32::from);
+            let text = |i: usize| row.get::<String>(i).ok().flatten();
+            let array_ty = match (oid(10), text(11), text(12)) {
+                (Some(o), Some(s), Some(n)) if o != 0 => Some(SqlType {
+                    oid: o,
+                    schema: s,
+                    name: n,
+                }),
+                _ => None,
+            };
+            r.columns.push(Column {
+                name: col_name,
+                ty: SqlType {
+                    oid: oid(6).unwrap_or(0),
+                    schema: text(7).unwrap_or_default(),
+                    name: text(8).unwrap_or_default(),
+                },
+                array_ty,
+                base_oid: oid(9).unwrap_or(0),
+                selectable: row.get(13)?.unwrap_or(false),
+            });
+        }
+        Ok(rel)
+    })
+    .unwrap_or_else(|e| {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("catalog lookup failed: {e}"),
+            None,
+        )
+    });
+    match rel {
+        Some(r) if matches!(r.kind, 'r' | 'p' | 'v' | 'm' | 'f') => r,
+        Some(r) => raise_with(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            format!(
+                "source: \"{}\" is not a table, view or materialized view",
+                r.display()
+            ),
+            None,
+        ),
+        None => crate::error::raise(unknown_relation(name)),
+    }
+}
+
+fn unknown_relation(name: &QualifiedName) -> Error {
+    let e = Error::new(
+        ErrorKind::UndefinedTable,
+        "source",
+        format!("relation {} does not exist", name.quoted()),
+    );
+    let visible: Vec<String> = Spi::connect(|client| -> Result<Vec<String>, pgrx::spi::Error> {
+        let rows = client.select(VISIBLE_SQL, None, &[name.schema.clone().into()])?;
+        Ok(rows
+            .filter_map(|r| r.get::<String>(1).ok().flatten())
+            .collect())
+    })
+    .unwrap_or_default();
+    match did_you_mean(&name.name, visible.iter().map(String::as_str)) {
+        Some(h) => e.with_hint(h),
+        None => e.with_hint("the source is looked up with your search_path; schema-qualify it (public.metrics) if needed"),
+    }
+}
+
+/// Schema-qualified name of a relation OID.
+pub fn relation_name(oid: pg_sys::Oid) -> QualifiedName {
+    Spi::connect(|c| {
+        let row = c
+            .select(
+                "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1",
+                None,
+                &[oid.into()],
+            )?
+            .first();
+        Ok::<_, pgrx::spi::Error>(QualifiedName {
+            schema: row.get::<String>(1)?,
+            name: row.get::<String>(2)?.unwrap_or_default(),
+        })
+    })
+    .unwrap_or_else(|e| raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("relation lookup failed: {e}"), None))
+}

@@ -1,0 +1,319 @@
+//! The statement trigger on tracked sources: reads the statement's transition tables once and
+//! takes the min and max of the time column. Inside the writing transaction (WAL-logged, gone
+//! on abort), for every rollup whose threshold lies above that range:
+//!
+//! * an INSERT adds the states of its rows below the rollup's watermark to the rollup's delta
+//!   table (the rollup plus its deltas stays exact; refresh merges them without reading the
+//!   source), and logs the range of its rows between the watermark and the threshold (a refresh
+//!   is materializing those from the source);
+//! * an UPDATE, DELETE or TRUNCATE logs the changed range(s), which refresh recomputes.
+//!
+//! Changes entirely at or above a rollup's threshold need nothing: the rollup has not
+//! materialized them yet. The threshold is read with the latest snapshot, not the writer's: a
+//! refresh raises it and commits, then waits for every transaction that was already writing to
+//! the source (`WaitForLockers`), so a writer either saw the new threshold or finished before the
+//! refresh took its snapshot. Each backend caches the highest threshold of each source, so the
+//! common write (rows at now) costs one pass over the transition table and no SPI; raising a
+//! threshold sends a relcache invalidation for the source, which every writer processes when it
+//! next locks the source (writers already holding the lock are the ones the refresh waits for).
+
+use crate::error::raise_with;
+use crate::pg::spi::{execute_latest, kept_plan, spi_connect};
+use crate::rollups::thresholds::max_threshold;
+use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
+use std::cell::Cell;
+use std::ffi::CStr;
+
+const LOG_SQL: &std::ffi::CStr = c"INSERT INTO routed.invalidations (rollup_id, lo, hi) \
+SELECT c.id, $2, $3 FROM routed.rollup_catalog c WHERE c.source = $1 AND c.threshold > $2";
+
+const DELTA_TARGETS_SQL: &std::ffi::CStr = c"SELECT c.threshold, \
+coalesce(c.watermark, '-infinity'), c.delta_sql, c.id \
+FROM routed.rollup_catalog c WHERE c.source = $1 AND c.threshold > $2";
+
+thread_local! {
+    /// LOG_SQL and DELTA_TARGETS_SQL planned once per backend; the plan cache revalidates
+    /// them after DDL.
+    static LOG_PLAN: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(std::ptr::null_mut()) };
+    static DELTA_TARGETS_PLAN: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// timestamptz -infinity and infinity as stored.
+const NOBEGIN: i64 = i64::MIN;
+const NOEND: i64 = i64::MAX;
+
+#[unsafe(no_mangle)]
+pub extern "C" fn pg_finfo_routed_capture() -> &'static pg_sys::Pg_finfo_record {
+    static V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    let trig = unsafe { (*fcinfo).context as *mut pg_sys::TriggerData };
+    let is_trigger = !trig.is_null()
+        && unsafe { pgrx::is_a(trig as *mut pg_sys::Node, pg_sys::NodeTag::T_TriggerData) };
+    if !is_trigger {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+            "routed._capture must be called as a statement trigger".into(),
+            None,
+        );
+    }
+    let t = unsafe { &*trig };
+    let rel = t.tg_relation;
+    let attnum = time_attnum(t);
+    let source = unsafe { (*rel).rd_id };
+    let ranges = match t.tg_event & pg_sys::TRIGGER_EVENT_OPMASK {
+        pg_sys::TRIGGER_EVENT_TRUNCATE => {
+            crate::changes::publish::note(source, &[(NOBEGIN, NOEND)]);
+            vec![(NOBEGIN, NOEND)]
+        }
+        pg_sys::TRIGGER_EVENT_INSERT => {
+            let (range, nulls) = unsafe { range_of(t.tg_newtable, rel, attnum) };
+            note_for_cache(source, range.into_iter().collect(), nulls);
+            if let Some((lo, hi)) = range {
+                if lo < max_threshold(source) {
+                    capture_inserts(trig, source, lo, hi, time_column(t));
+                }
+            }
+            return pg_sys::Datum::from(0usize);
+        }
+        _ => {
+            let (old, old_nulls) = unsafe { range_of(t.tg_oldtable, rel, attnum) };
+            let (new, new_nulls) = unsafe { range_of(t.tg_newtable, rel, attnum) };
+            let ranges: Vec<(i64, i64)> = match (old, new) {
+                // one range when they overlap; two when an UPDATE moved rows far apart
+                (Some(a), Some(b)) if a.0 <= b.1 && b.0 <= a.1 => {
+                    vec![(a.0.min(b.0), a.1.max(b.1))]
+                }
+                (a, b) => a.into_iter().chain(b).collect(),
+            };
+            note_for_cache(source, ranges.clone(), old_nulls || new_nulls);
+            ranges
+        }
+    };
+    if ranges.iter().any(|(lo, _)| *lo < max_threshold(source)) {
+        log_ranges(source, &ranges);
+    }
+    pg_sys::Datum::from(0usize)
+}
+
+/// Notes the statement's ranges for the result cache (published at commit). Rows with a NULL
+/// time change only answers without a lower time bound: noted as a range at -infinity.
+fn note_for_cache(source: pg_sys::Oid, mut ranges: Vec<(i64, i64)>, nulls: bool) {
+    if nulls {
+        ranges.push((NOBEGIN, NOBEGIN));
+    }
+    crate::changes::publish::note(source, &ranges);
+}
+
+/// The attribute number of the column named by the trigger's argument.
+fn time_attnum(t: &pg_sys::TriggerData) -> i32 {
+    let trigger = unsafe { &*t.tg_trigger };
+    if trigger.tgnargs != 1 {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+            "routed._capture takes the time column's name as its one argument".into(),
+            None,
+        );
+    }
+    let wanted = unsafe { CStr::from_ptr(*trigger.tgargs) };
+    let desc = unsafe { &*(*t.tg_relation).rd_att };
+    let attrs = unsafe { desc.attrs.as_slice(desc.natts as usize) };
+    attrs
+        .iter()
+        .position(|a| {
+            !a.attisdropped && unsafe { CStr::from_ptr(a.attname.data.as_ptr()) } == wanted
+        })
+        .map(|i| i as i32 + 1)
+        .unwrap_or_else(|| {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+                format!("tracked time column {wanted:?} no longer exists"),
+                Some("call routed.untrack and routed.track again".into()),
+            )
+        })
+}
+
+/// Min and max of the time column over a transition table (None when it has no non-null
+/// times), and whether some rows had a NULL time. Reads through its own read pointer, as
+/// PostgreSQL's own scans of it do.
+unsafe fn range_of(
+    store: *mut pg_sys::Tuplestorestate,
+    rel: pg_sys::Relation,
+    attnum: i32,
+) -> (Option<(i64, i64)>, bool) {
+    if store.is_null() {
+        return (None, false);
+    }
+    unsafe {
+        let slot = pg_sys::MakeSingleTupleTableSlot((*rel).rd_att, &pg_sys::TTSOpsMinimalTuple);
+        let ptr = pg_sys::tuplestore_alloc_read_pointer(store, pg_sys::EXEC_FLAG_REWIND as i32);
+        pg_sys::tuplestore_select_read_pointer(store, ptr);
+        pg_sys::tuplestore_rescan(store);
+        let mut range: Option<(i64, i64)> = None;
+        let mut nulls = false;
+        let i = (attnum - 1) as usize;
+        while pg_sys::tuplestore_gettupleslot(store, true, false, slot) {
+            if i32::from((*slot).tts_nvalid) < attnum {
+                pg_sys::slot_getsomeattrs_int(slot, attnum);
+            }
+            if *(*slot).tts_isnull.add(i) {
+                nulls = true;
+                continue;
+            }
+            let v = (*(*slot).tts_values.add(i)).value() as i64;
+            range = Some(match range {
+                None => (v, v),
+                Some((lo, hi)) => (lo.min(v), hi.max(v)),
+            });
+        }
+        pg_sys::ExecDropSingleTupleTableSlot(slot);
+        (range, nulls)
+    }
+}
+
+/// The trigger's time column, quoted for SQL.
+fn time_column(t: &pg_sys::TriggerData) -> String {
+    let trigger = unsafe { &*t.tg_trigger };
+    let name = unsafe { CStr::from_ptr(*trigger.tgargs) };
+    routed_core::names::quote_ident(&name.to_string_lossy())
+}
+
+/// For each rollup whose threshold lies above the inserted rows: the states of rows below its
+/// watermark go to its deltas (exact at once, merged by refresh); rows between the watermark and
+/// the threshold (a refresh is materializing them) are logged as a range instead, because the
+/// refresh appends those rows' states itself and a delta would count them twice.
+fn capture_inserts(
+    trig: *mut pg_sys::TriggerData,
+    source: pg_sys::Oid,
+    lo: i64,
+    hi: i64,
+    column: String,
+) {
+    spi_connect();
+    let plan = kept_plan(
+        &DELTA_TARGETS_PLAN,
+        DELTA_TARGETS_SQL,
+        &mut [pg_sys::REGCLASSOID, pg_sys::TIMESTAMPTZOID],
+    );
+    let nulls = [b' ' as std::ffi::c_char; 3];
+    let processed = execute_latest(
+        plan,
+        &mut [pg_sys::Datum::from(source), pg_sys::Datum::from(lo)],
+        true,
+        pg_sys::SPI_OK_SELECT,
+        "reading rollup thresholds",
+    );
+    // (threshold, watermark, delta SQL, rollup id)
+    let targets: Vec<(
+        pg_sys::Datum,
+        pg_sys::Datum,
+        std::ffi::CString,
+        pg_sys::Datum,
+    )> = unsafe {
+        let table = &*pg_sys::SPI_tuptable;
+        (0..processed)
+            .map(|i| {
+                let tuple = *table.vals.add(i);
+                let mut isnull = false;
+                let threshold = pg_sys::SPI_getbinval(tuple, table.tupdesc, 1, &mut isnull);
+                let watermark = pg_sys::SPI_getbinval(tuple, table.tupdesc, 2, &mut isnull);
+                let sql = CStr::from_ptr(pg_sys::SPI_getvalue(tuple, table.tupdesc, 3)).to_owned();
+                let id = pg_sys::SPI_getbinval(tuple, table.tupdesc, 4, &mut isnull);
+                (threshold, watermark, sql, id)
+            })
+            .collect()
+    };
+    if !targets.is_empty() {
+        unsafe { pg_sys::SPI_register_trigger_data(trig) };
+    }
+    let log_sql = std::ffi::CString::new(format!(
+        "INSERT INTO routed.invalidations (rollup_id, lo, hi) SELECT $1, min(s.{column}), max(s.{column}) \
+         FROM routed_new AS s WHERE s.{column} >= $2 AND s.{column} < $3 HAVING count(*) > 0"
+    ))
+    .expect("quoted identifiers have no NUL");
+    for (threshold, watermark, sql, id) in targets {
+        let watermark_us = watermark.value() as i64;
+        if lo < watermark_us {
+            run_insert(
+                &sql,
+                &mut [pg_sys::TIMESTAMPTZOID],
+                &mut [watermark],
+                &nulls,
+            );
+        }
+        if hi >= watermark_us {
+            run_insert(
+                &log_sql,
+                &mut [
+                    pg_sys::INT4OID,
+                    pg_sys::TIMESTAMPTZOID,
+                    pg_sys::TIMESTAMPTZOID,
+                ],
+                &mut [id, watermark, threshold],
+                &nulls,
+            );
+        }
+    }
+    unsafe { pg_sys::SPI_finish() };
+}
+
+/// Runs an INSERT with arguments through the connected SPI.
+fn run_insert(
+    sql: &CStr,
+    types: &mut [pg_sys::Oid],
+    values: &mut [pg_sys::Datum],
+    nulls: &[std::ffi::c_char],
+) {
+    let rc = unsafe {
+        pg_sys::SPI_execute_with_args(
+            sql.as_ptr(),
+            types.len() as i32,
+            types.as_mut_ptr(),
+            values.as_mut_ptr(),
+            nulls.as_ptr(),
+            false,
+            0,
+        )
+    };
+    if rc != pg_sys::SPI_OK_INSERT as i32 {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("recording inserted rows for rollups failed ({rc})"),
+            None,
+        );
+    }
+}
+
+/// Logs each range for the source's rollups whose threshold lies above it.
+fn log_ranges(source: pg_sys::Oid, ranges: &[(i64, i64)]) {
+    spi_connect();
+    let plan = kept_plan(
+        &LOG_PLAN,
+        LOG_SQL,
+        &mut [
+            pg_sys::REGCLASSOID,
+            pg_sys::TIMESTAMPTZOID,
+            pg_sys::TIMESTAMPTZOID,
+        ],
+    );
+    for &(lo, hi) in ranges {
+        let mut values = [
+            pg_sys::Datum::from(source),
+            pg_sys::Datum::from(lo),
+            pg_sys::Datum::from(hi),
+        ];
+        execute_latest(
+            plan,
+            &mut values,
+            false,
+            pg_sys::SPI_OK_INSERT,
+            "invalidation log insert",
+        );
+    }
+    unsafe { pg_sys::SPI_finish() };
+}

@@ -1,0 +1,97 @@
+//! What the router needs to know about a source's rollups, read in the statement's snapshot:
+//! definitions, watermarks, pending invalidated ranges (bucket-aligned, with the oldest log
+//! time), whether the caller may read them, and the document's window evaluated at `now`.
+
+use crate::pg::params::typed_args;
+use crate::pg::snapshot::read;
+use pgrx::prelude::*;
+use routed_core::codegen::window_sql;
+use routed_core::resolve::Bound;
+use routed_core::rollup::RollupDef;
+use routed_core::route::{Pending, RollupFacts, Window};
+
+const FACTS_SQL: &str = "
+SELECT c.name, c.time_column::text, extract(epoch FROM c.granularity)::int8, c.dimensions,
+       c.states::text, CAST(extract(epoch FROM c.watermark) * 1000000 AS int8),
+       has_table_privilege(to_regclass(format('routed.%I', c.name)), 'SELECT')
+         AND has_table_privilege(to_regclass(format('routed.%I', c.name || '$delta')), 'SELECT'),
+       cl.relrowsecurity, p.los, p.his, p.sinces
+  FROM routed.rollup_catalog c
+  JOIN pg_catalog.pg_class cl ON cl.oid = c.source
+  LEFT JOIN LATERAL (
+        SELECT array_agg(g.lo) AS los, array_agg(g.hi) AS his, array_agg(g.since) AS sinces
+          FROM (SELECT CASE WHEN isfinite(i.lo)
+                            THEN CAST(extract(epoch FROM date_bin(c.granularity, i.lo, TIMESTAMPTZ '1970-01-01 00:00:00+00')) * 1000000 AS int8)
+                            ELSE -9223372036854775807 END AS lo,
+                       CASE WHEN isfinite(i.hi)
+                            THEN CAST(extract(epoch FROM date_bin(c.granularity, i.hi, TIMESTAMPTZ '1970-01-01 00:00:00+00') + c.granularity) * 1000000 AS int8)
+                            ELSE 9223372036854775807 END AS hi,
+                       CAST(extract(epoch FROM min(i.logged_at)) * 1000000 AS int8) AS since
+                  FROM routed.invalidations i WHERE i.rollup_id = c.id GROUP BY 1, 2) g) p ON true
+ WHERE c.source = $1
+ ORDER BY c.name";
+
+/// The source's rollups; empty when it has none (or the extension's catalog is unreadable).
+pub fn rollups(source: u32) -> Vec<RollupFacts> {
+    read(FACTS_SQL, &[pg_sys::Oid::from(source).into()], |rows| {
+        (0..rows.len())
+            .filter_map(|i| {
+                let states = rows
+                    .get::<String>(i, 5)
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .and_then(|v| RollupDef::states_from_json(&v))?;
+                let name: String = rows.get(i, 1)?;
+                let readable = rows.get::<bool>(i, 7).unwrap_or(false);
+                let row_security = rows.get::<bool>(i, 8).unwrap_or(true);
+                let blocked = if row_security {
+                    Some("the source has row security, which a rollup would bypass".to_string())
+                } else if !readable {
+                    Some(format!(
+                        "no SELECT privilege on routed.{name} and its deltas"
+                    ))
+                } else {
+                    None
+                };
+                let los: Vec<i64> = rows.get(i, 9).unwrap_or_default();
+                let his: Vec<i64> = rows.get(i, 10).unwrap_or_default();
+                let sinces: Vec<i64> = rows.get(i, 11).unwrap_or_default();
+                let pending = los
+                    .iter()
+                    .zip(&his)
+                    .zip(&sinces)
+                    .map(|((lo, hi), since)| Pending {
+                        lo_us: *lo,
+                        hi_us: *hi,
+                        since_us: *since,
+                    })
+                    .collect();
+                Some(RollupFacts {
+                    def: RollupDef {
+                        name,
+                        time_column: rows.get(i, 2)?,
+                        width_secs: rows.get(i, 3)?,
+                        dimensions: rows.get(i, 4).unwrap_or_default(),
+                        states,
+                    },
+                    watermark_us: rows.get(i, 6),
+                    pending,
+                    blocked,
+                })
+            })
+            .collect()
+    })
+}
+
+/// The document's window as the server evaluates it now (None without a time range).
+pub fn window(bound: &Bound) -> Option<Window> {
+    let (sql, params) = window_sql(bound)?;
+    let args = typed_args(&params);
+    read(&sql, &args, |rows| {
+        Some(Window {
+            from_us: rows.get(0, 1),
+            to_us: rows.get(0, 2)?,
+            now_us: rows.get(0, 3)?,
+            calendar_boundaries_us: rows.get(0, 4),
+        })
+    })
+}

@@ -1,0 +1,291 @@
+//! Incremental refresh, in bounded steps (each its own transaction, driven by the
+//! `routed.refresh_rollup` procedure or the background worker):
+//!
+//! * `_refresh_begin` raises the rollup's threshold to the new watermark target and commits, so
+//!   writers from then on log changes below it;
+//! * each `_refresh_step` recomputes the buckets of a batch of logged changes, merges a batch of
+//!   inserted rows' deltas into their buckets, and, after waiting for transactions already
+//!   writing to the source (they may have read the old threshold), materializes the next chunk
+//!   above the watermark. Each of these is one statement, so it reads one snapshot.
+//!
+//! Nothing here locks the source against writers: waiting for current writers (as CREATE INDEX
+//! CONCURRENTLY does) lets new ones proceed.
+
+use crate::error::raise_with;
+use pgrx::datum::TimestampWithTimeZone;
+use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
+use routed_core::rollup::RollupDef;
+
+/// Logged changes consumed per step.
+const LOG_BATCH: i64 = 10_000;
+/// Width of one backfill step, at least one bucket.
+const CHUNK_SECS: i64 = 86_400;
+
+fn spi_error(e: pgrx::spi::Error) -> ! {
+    raise_with(
+        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+        format!("refresh failed: {e}"),
+        None,
+    )
+}
+
+fn no_rollup(name: &str) -> ! {
+    raise_with(
+        PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+        format!("rollup \"{name}\" does not exist"),
+        Some("routed.rollups lists the rollups".into()),
+    )
+}
+
+/// Raises the threshold to the watermark this refresh will reach; returns that target.
+/// Writers cache thresholds: the relcache invalidation of the source (sent at commit)
+/// makes each of them read it again when it next locks the source.
+pub fn begin(name: &str, upto: Option<TimestampWithTimeZone>) -> TimestampWithTimeZone {
+    let (target, source) = Spi::get_two_with_args::<TimestampWithTimeZone, pg_sys::Oid>(
+        "UPDATE routed.rollup_catalog c SET threshold = greatest(c.threshold, t.target)
+           FROM (SELECT id, least(now() - refresh_lag, coalesce($2, 'infinity')) AS target
+                   FROM routed.rollup_catalog WHERE name = $1) t
+          WHERE c.id = t.id RETURNING t.target, c.source::oid",
+        &[name.into(), upto.into()],
+    )
+    .unwrap_or_else(|e| match e {
+        pgrx::spi::Error::InvalidPosition => no_rollup(name),
+        e => spi_error(e),
+    });
+    let (Some(target), Some(source)) = (target, source) else {
+        no_rollup(name)
+    };
+    unsafe { pg_sys::CacheInvalidateRelcacheByRelid(source) };
+    target
+}
+
+struct Loaded {
+    id: i32,
+    source: pg_sys::Oid,
+    def: RollupDef,
+    watermark: Option<TimestampWithTimeZone>,
+}
+
+fn load(c: &mut pgrx::spi::SpiClient<'_>, name: &str) -> Result<Loaded, pgrx::spi::Error> {
+    let row = c
+        .update(
+            "SELECT id, source::oid, time_column::text, extract(epoch FROM granularity)::int8,
+                    dimensions, states::text, watermark
+               FROM routed.rollup_catalog WHERE name = $1 FOR UPDATE",
+            None,
+            &[name.into()],
+        )?
+        .first();
+    if row.is_empty() {
+        no_rollup(name);
+    }
+    let states_text: String = row.get(6)?.unwrap_or_default();
+    let states = serde_json::from_str(&states_text)
+        .ok()
+        .and_then(|v| RollupDef::states_from_json(&v))
+        .unwrap_or_else(|| {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                format!("rollup \"{name}\" has unreadable states in routed.rollup_catalog"),
+                None,
+            )
+        });
+    Ok(Loaded {
+        id: row.get(1)?.unwrap_or_default(),
+        source: row.get(2)?.unwrap_or(pg_sys::InvalidOid),
+        def: RollupDef {
+            name: name.to_string(),
+            time_column: row.get(3)?.unwrap_or_default(),
+            width_secs: row.get(4)?.unwrap_or(1),
+            dimensions: row.get(5)?.unwrap_or_default(),
+            states,
+        },
+        watermark: row.get(7)?,
+    })
+}
+
+/// Waits until every transaction that holds a write lock on the source now has finished,
+/// without keeping new writers out.
+fn wait_for_writers(source: pg_sys::Oid) {
+    let tag = pg_sys::LOCKTAG {
+        locktag_field1: unsafe { pg_sys::MyDatabaseId }.into(),
+        locktag_field2: source.into(),
+        locktag_field3: 0,
+        locktag_field4: 0,
+        locktag_type: pg_sys::LockTagType::LOCKTAG_RELATION as u8,
+        locktag_lockmethodid: pg_sys::DEFAULT_LOCKMETHOD as u8,
+    };
+    unsafe { pg_sys::WaitForLockers(tag, pg_sys::ShareLock as pg_sys::LOCKMODE, false) };
+}
+
+/// One bounded step; true while work remains.
+pub fn step(
+    name: &str,
+    from: Option<TimestampWithTimeZone>,
+    to: Option<TimestampWithTimeZone>,
+    target: TimestampWithTimeZone,
+) -> bool {
+    if unsafe { pg_sys::XactIsoLevel } >= pg_sys::XACT_REPEATABLE_READ as i32 {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_ACTIVE_SQL_TRANSACTION,
+            "refresh_rollup must run at READ COMMITTED isolation".into(),
+            Some("its steps must see rows committed while it waits for writers".into()),
+        );
+    }
+    Spi::connect_mut(|c| {
+        let r = load(c, name)?;
+        let source = crate::catalog::relation_name(r.source).quoted();
+        let table = r.def.relation();
+        let col = routed_core::names::quote_ident(&r.def.time_column);
+        let width = format!("INTERVAL '{} seconds'", r.def.width_secs);
+        let epoch = "TIMESTAMPTZ '1970-01-01 00:00:00+00'";
+        let delta = r.def.delta_relation();
+        // 1. a batch of logged changes and deltas below the watermark's bucket, in one statement
+        // so that all of it reads one snapshot: the buckets of logged changes are recomputed from
+        // the source up to the watermark (all their deltas dropped, the partial bucket's too: the
+        // recompute sees those rows), other deltas are merged into the rollup rows of their
+        // bucket and dimensions (the partial bucket's stay deltas until it is whole)
+        let recompute_from = format!(
+            "ranges, unnest(ranges.m) AS x(range) JOIN {source} AS s \
+             ON s.{col} >= lower(x.range) AND s.{col} < upper(x.range)"
+        );
+        let sql = format!(
+            "WITH log AS (
+               DELETE FROM routed.invalidations i WHERE i.ctid = ANY(ARRAY(
+                 SELECT ctid FROM routed.invalidations WHERE rollup_id = $1
+                    AND ($2::timestamptz IS NULL OR hi >= $2) AND ($3::timestamptz IS NULL OR lo < $3)
+                  LIMIT {LOG_BATCH}))
+               RETURNING i.lo, i.hi),
+             ranges AS (
+               SELECT coalesce(range_agg(tstzrange(
+                        CASE WHEN isfinite(lo) THEN date_bin({width}, lo, {epoch}) ELSE lo END,
+                        CASE WHEN isfinite(hi) THEN date_bin({width}, hi, {epoch}) + {width} ELSE hi END)),
+                        '{{}}'::tstzmultirange)
+                      * tstzmultirange(tstzrange('-infinity', coalesce($4, '-infinity'))) AS m
+                 FROM log),
+             deltas AS (
+               DELETE FROM {delta} d USING ranges
+                WHERE ranges.m @> d.bucket
+                   OR d.ctid = ANY(ARRAY(
+                        SELECT ctid FROM {delta} WHERE bucket < coalesce(date_bin({width}, $4, {epoch}), '-infinity')
+                         LIMIT {LOG_BATCH}))
+               RETURNING d.*),
+             keys AS (SELECT DISTINCT {key_cols} FROM deltas d, ranges WHERE NOT ranges.m @> d.bucket),
+             dropped AS (DELETE FROM {table} r USING ranges WHERE ranges.m @> r.bucket RETURNING 1),
+             old AS (
+               DELETE FROM {table} r USING keys k, ranges
+                WHERE r.bucket = k.bucket AND NOT ranges.m @> r.bucket{key_match}
+               RETURNING r.*),
+             partial AS (
+               SELECT * FROM old
+               UNION ALL SELECT d.* FROM deltas d, ranges WHERE NOT ranges.m @> d.bucket
+               UNION ALL {recomputed}),
+             written AS (INSERT INTO {table} {merged} RETURNING 1)
+           SELECT (SELECT count(*) FROM log), (SELECT count(*) FROM deltas),
+                  (SELECT count(*) FROM written) - (SELECT count(*) FROM old) - (SELECT count(*) FROM dropped)",
+            recomputed = r.def.states_select(&recompute_from),
+            key_cols = std::iter::once("d.bucket".to_string())
+                .chain(r.def.dimensions.iter().map(|d| format!("d.{}", routed_core::names::quote_ident(d))))
+                .collect::<Vec<_>>()
+                .join(", "),
+            key_match = r
+                .def
+                .dimensions
+                .iter()
+                .map(|d| {
+                    let d = routed_core::names::quote_ident(d);
+                    format!(" AND r.{d} IS NOT DISTINCT FROM k.{d}")
+                })
+                .collect::<String>(),
+            merged = r.def.merge_select("partial"),
+        );
+        let counts = c
+            .update(sql.as_str(), None, &[r.id.into(), from.into(), to.into(), r.watermark.into()])?
+            .first();
+        let consumed: i64 = counts.get(1)?.unwrap_or(0);
+        let merged: i64 = counts.get(2)?.unwrap_or(0);
+        let mut rows_delta: i64 = counts.get(3)?.unwrap_or(0);
+        // 2. above the watermark: whole buckets one chunk at a time into the rollup, then the
+        // partial bucket up to the target (the head) into the deltas, so answers read the base
+        // table only for rows newer than the last refresh. Each statement replaces what the
+        // rollup and its deltas held for its range, so it reads one snapshot. Writers that read
+        // the old threshold logged nothing for rows between it and the new one: wait for them
+        // first, so that these snapshots see their rows. (Below the watermark every change was
+        // logged either way, so step 1 needs no wait.)
+        let mut watermark = r.watermark;
+        let (floor_w, floor_t): (Option<TimestampWithTimeZone>, Option<TimestampWithTimeZone>) = c
+            .select(
+                format!("SELECT date_bin({width}, $1, {epoch}), date_bin({width}, $2, {epoch})").as_str(),
+                None,
+                &[watermark.into(), target.into()],
+            )?
+            .first()
+            .get_two()?;
+        let floor_t = floor_t.unwrap_or(target);
+        if floor_w.is_none_or(|f| f < floor_t) {
+            wait_for_writers(r.source);
+            let first: Option<TimestampWithTimeZone> = c
+                .select(
+                    format!(
+                        "SELECT date_bin({width}, min(s.{col}), {epoch}) FROM {source} AS s
+                          WHERE s.{col} >= coalesce($1, '-infinity') AND s.{col} < $2"
+                    )
+                    .as_str(),
+                    None,
+                    &[floor_w.into(), floor_t.into()],
+                )?
+                .first()
+                .get_one()?;
+            let start = floor_w.or(first).unwrap_or(floor_t);
+            let w = r.def.width_secs;
+            let chunk = w * ((CHUNK_SECS + w - 1) / w);
+            // one chunk, or up to the next row when the source has a gap
+            let end: TimestampWithTimeZone = c
+                .select(
+                    "SELECT least(greatest($1 + make_interval(secs => $2), coalesce($3, $4)), $4)",
+                    None,
+                    &[start.into(), (chunk as f64).into(), first.into(), floor_t.into()],
+                )?
+                .first()
+                .get_one()?
+                .unwrap_or(floor_t);
+            let from_sql = format!("{source} AS s WHERE s.{col} >= $1 AND s.{col} < $2");
+            let sql = format!(
+                "WITH gone AS (DELETE FROM {table} WHERE bucket >= $1 AND bucket < $2 RETURNING 1),
+                      gone_deltas AS (DELETE FROM {delta} WHERE bucket >= $1 AND bucket < $2 RETURNING 1),
+                      written AS (INSERT INTO {table} {} RETURNING 1)
+                 SELECT (SELECT count(*) FROM written) - (SELECT count(*) FROM gone),
+                        (SELECT count(*) FROM gone_deltas)",
+                r.def.states_select(&from_sql)
+            );
+            rows_delta += c
+                .update(sql.as_str(), None, &[start.into(), end.into()])?
+                .first()
+                .get_one::<i64>()?
+                .unwrap_or(0);
+            if end > start {
+                pgrx::notice!("rollup \"{name}\": materialized {start} to {end}");
+            }
+            watermark = Some(end);
+        } else if let Some(w) = watermark.filter(|w| *w < target) {
+            // the partial bucket grows: append the states of rows since the last refresh (a
+            // writer logs, rather than adds deltas for, rows between the watermark and the
+            // threshold, so nothing here is counted twice)
+            wait_for_writers(r.source);
+            let from_sql = format!("{source} AS s WHERE s.{col} >= $1 AND s.{col} < $2");
+            let sql = format!("INSERT INTO {delta} {}", r.def.states_select(&from_sql));
+            c.update(sql.as_str(), None, &[w.into(), target.into()])?;
+            watermark = Some(target);
+        }
+        c.update(
+            "UPDATE routed.rollup_catalog SET watermark = $2, row_count = row_count + $3 WHERE id = $1",
+            None,
+            &[r.id.into(), watermark.into(), rows_delta.into()],
+        )?;
+        Ok::<_, pgrx::spi::Error>(
+            consumed >= LOG_BATCH || merged >= LOG_BATCH || watermark.is_some_and(|w| w < target),
+        )
+    })
+    .unwrap_or_else(|e| spi_error(e))
+}

@@ -1,0 +1,76 @@
+//! The highest threshold of each tracked source's rollups, cached per backend so that a write
+//! at now needs no SPI. A refresh that raises a threshold sends a relcache invalidation for the
+//! source; every writer processes it when it next locks the source, and the writers already
+//! holding the lock are the ones the refresh waits for.
+
+use crate::error::raise_with;
+use crate::pg::spi::{execute_latest, kept_plan, spi_connect};
+use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+const MAX_THRESHOLD_SQL: &std::ffi::CStr = c"SELECT coalesce(max(c.threshold), '-infinity') \
+FROM routed.rollup_catalog c WHERE c.source = $1";
+
+thread_local! {
+    /// Highest threshold of each source's rollups, as last read (see `forget_thresholds`).
+    static MAX_THRESHOLDS: RefCell<HashMap<pg_sys::Oid, i64>> = RefCell::new(HashMap::new());
+    static MAX_THRESHOLD_PLAN: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Registered in `_PG_init`: a relcache invalidation of a source (or of everything) drops its
+/// cached threshold. Runs inside invalidation processing, so it only touches the map.
+pub unsafe extern "C-unwind" fn forget_thresholds(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    MAX_THRESHOLDS.with(|m| {
+        if let Ok(mut m) = m.try_borrow_mut() {
+            if relid == pg_sys::InvalidOid {
+                m.clear();
+            } else {
+                m.remove(&relid);
+            }
+        }
+    });
+}
+
+pub fn register_invalidation_callback() {
+    unsafe {
+        pg_sys::CacheRegisterRelcacheCallback(Some(forget_thresholds), pg_sys::Datum::from(0usize))
+    };
+}
+
+/// The highest threshold of the source's rollups (`-infinity` when it has none), read with the
+/// latest snapshot on a cache miss.
+pub fn max_threshold(source: pg_sys::Oid) -> i64 {
+    if let Some(t) = MAX_THRESHOLDS.with_borrow(|m| m.get(&source).copied()) {
+        return t;
+    }
+    spi_connect();
+    let plan = kept_plan(
+        &MAX_THRESHOLD_PLAN,
+        MAX_THRESHOLD_SQL,
+        &mut [pg_sys::REGCLASSOID],
+    );
+    let processed = execute_latest(
+        plan,
+        &mut [pg_sys::Datum::from(source)],
+        true,
+        pg_sys::SPI_OK_SELECT,
+        "reading rollup thresholds",
+    );
+    let threshold = unsafe {
+        if processed != 1 {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                "reading rollup thresholds returned no row".into(),
+                None,
+            );
+        }
+        let table = &*pg_sys::SPI_tuptable;
+        let mut isnull = false;
+        pg_sys::SPI_getbinval(*table.vals, table.tupdesc, 1, &mut isnull).value() as i64
+    };
+    unsafe { pg_sys::SPI_finish() };
+    MAX_THRESHOLDS.with_borrow_mut(|m| m.insert(source, threshold));
+    threshold
+}
