@@ -27,6 +27,10 @@ bootstrap() {
     # server and dev headers from one run: the headers exist only for the newest 15.x
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $pkgs >/dev/null
   fi
+  if ! cargo clippy --version >/dev/null 2>&1; then
+    log "installing clippy (the tests check SAFETY comments with it)"
+    rustup component add clippy
+  fi
   if ! cargo pgrx --version 2>/dev/null | grep -q "0.18.1"; then
     log "installing cargo-pgrx 0.18.1 (about 4 minutes, once)"
     cargo install cargo-pgrx --version 0.18.1 --locked

@@ -16,6 +16,14 @@ suite() {
   if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures="$failures $name"; fi
 }
 
+# the house rules: no circle of imports, calls only as ARCHITECTURE.md allows, files of at most
+# 400 lines, and a SAFETY comment on every unsafe block (clippy)
+house_checks() {
+  python3 "$REPO/scripts/imports.py" --check || return 1
+  (cd "$REPO" && cargo clippy --locked --quiet --features pg_test -- -D clippy::undocumented_unsafe_blocks) || return 1
+  (cd "$REPO/crates/routed-core" && cargo clippy --locked --quiet --all-targets -- -D clippy::undocumented_unsafe_blocks)
+}
+
 core_tests() { (cd "$REPO" && cargo test --locked -p routed-core --quiet); }
 
 pg_tests() {
@@ -69,6 +77,7 @@ differential_tests() {
 }
 
 bootstrap
+suite house house_checks
 suite routed-core core_tests
 suite pg_test pg_tests
 install_extension debug   # the plain build (pg_test's build carries test functions)

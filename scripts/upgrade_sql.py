@@ -19,10 +19,11 @@ VERSION = re.compile(r"pg_routed--([0-9.]+)\.sql$")
 def blocks(path):
     text = open(path).read()
     found = re.findall(r"/\* <begin connected objects> \*/\n(.*?)/\* </end connected objects> \*/", text, re.S)
-    # pgrx notes source lines and orders independent objects differently from build to build:
-    # drop the notes and order blocks by kind (schemas, functions, the hand-written SQL), then by
-    # text, so the script changes only when the objects do
-    found = [re.sub(r"^-- \S+\.rs:\d+\n", "", b, flags=re.M).rstrip() for b in found]
+    # pgrx notes source lines and Rust paths (which move when the code is reorganised) and
+    # orders independent objects differently from build to build: drop the notes and order
+    # blocks by kind (schemas, functions, the hand-written SQL), then by text, so the script
+    # changes only when the objects do
+    found = [re.sub(r"^-- (\S+\.rs:\d+|pg_routed::\S+)\n", "", b, flags=re.M).rstrip() for b in found]
     return sorted(found, key=lambda b: (0 if "CREATE SCHEMA" in b else 1 if "CREATE  FUNCTION" in b else 2, b))
 
 

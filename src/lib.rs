@@ -1,6 +1,8 @@
 //! pg_routed: thin glue between PostgreSQL and `routed-core`. See ARCHITECTURE.md for who may
 //! call whom; the logic worth testing lives in routed-core.
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 use pgrx::prelude::*;
 
 mod answer;
@@ -25,6 +27,7 @@ pub extern "C-unwind" fn _PG_init() {
     rollups::thresholds::register_invalidation_callback();
     cache::register_invalidation_callbacks();
     changes::publish::register();
+    // SAFETY: a postmaster global, read-only for extensions.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         if gucs::cache_size_bytes() > 0 {
             cache::shmem::install_hooks();

@@ -256,6 +256,7 @@ mod tests {
             let same = Spi::get_one_with_args::<bool>(
                 "SELECT $1 = $2::jsonb AND $1::text = ($2::jsonb)::text",
                 &[
+                    // SAFETY: built is a jsonb datum in the current memory context.
                     unsafe { pgrx::datum::DatumWithOid::new(built, pg_sys::JSONBOID) },
                     expected.as_str().into(),
                 ],
@@ -266,6 +267,7 @@ mod tests {
     }
 
     fn varlena_bytes(d: pg_sys::Datum) -> Vec<u8> {
+        // SAFETY: d is a varlena datum; it is read within its own size.
         unsafe {
             let p = d.cast_mut_ptr::<u8>();
             std::slice::from_raw_parts(p, pgrx::varsize_any(p as *const pg_sys::varlena)).to_vec()

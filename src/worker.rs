@@ -35,6 +35,8 @@ pub extern "C-unwind" fn routed_worker_main(_arg: pg_sys::Datum) {
     // wakes every second for cache revalidation; rollups every routed.refresh_naptime
     while BackgroundWorker::wait_latch(Some(Duration::from_secs(1))) {
         if BackgroundWorker::sighup_received() {
+            // SAFETY: the worker's main loop, outside any transaction, as ProcessConfigFile
+            // requires.
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
         revalidate_cache();
@@ -164,6 +166,8 @@ fn revalidate_cache() {
 /// Runs `f` in its own transaction; an error is logged, the transaction aborted, and None
 /// returned, so one rollup's failure does not stop the worker.
 fn in_transaction<R>(what: &str, f: impl FnOnce() -> R) -> Option<R> {
+    // SAFETY: the worker starts and ends its own transactions here, between which it holds no
+    // resources.
     unsafe {
         pg_sys::SetCurrentStatementStartTimestamp();
         pg_sys::StartTransactionCommand();
@@ -181,6 +185,7 @@ fn in_transaction<R>(what: &str, f: impl FnOnce() -> R) -> Option<R> {
             None
         })
         .execute();
+    // SAFETY: ends the transaction started above (commit, or abort after an error was caught).
     unsafe {
         if result.is_some() {
             pg_sys::PopActiveSnapshot();

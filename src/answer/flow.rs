@@ -2,14 +2,14 @@
 //! run, then store what may be stored. Every answer's `meta` says where it came from and how
 //! stale it is. The answer is built as jsonb from the body's jsonb bytes, so a hit parses nothing.
 
-use crate::cache::{self, Found, Outcome};
 use super::exec;
-use crate::rollups::freshness;
 use super::jsonb_build::{answer_datum, Item};
-use crate::pg::jsonb::jsonb_bytes;
-use crate::pg::jsonb::JsonbDoc;
 use super::pipeline::{check_staleness, parse, plan_parsed, with_budget, Prepared};
 use crate::cache::query_stats;
+use crate::cache::{self, Found, Outcome};
+use crate::pg::jsonb::jsonb_bytes;
+use crate::pg::jsonb::JsonbDoc;
+use crate::rollups::freshness;
 use pgrx::pg_sys;
 use routed_core::budget::resolve_budget;
 use routed_core::cache::entry::{
@@ -265,7 +265,7 @@ fn entry_meta(p: &mut Prepared, as_of_us: i64, started: Instant) -> Result<Entry
         }
     };
     let mut meta = EntryMeta {
-        db: unsafe { pg_sys::MyDatabaseId }.to_u32(),
+        db: crate::pg::fast::database_id().to_u32(),
         source: p.source_oid,
         nrels: rels.len() as u32,
         flags: if relative { RELATIVE } else { 0 } | if p.tracked_range { TRACKED } else { 0 },
@@ -290,6 +290,8 @@ fn entry_meta(p: &mut Prepared, as_of_us: i64, started: Instant) -> Result<Entry
 
 fn rollup_oid(table: &str) -> Option<pg_sys::Oid> {
     let name = std::ffi::CString::new(table).ok()?;
+    // SAFETY: get_namespace_oid and get_relname_relid only read the syscache with NUL-terminated
+    // names that live across the calls; missing_ok, so they return InvalidOid instead of raising.
     unsafe {
         let ns = pg_sys::get_namespace_oid(c"routed".as_ptr(), true);
         let oid = pg_sys::get_relname_relid(name.as_ptr(), ns);

@@ -201,6 +201,8 @@ pub fn answer_datum<'a>(body: &'a [u8], meta: &'a mut [(&'a str, Item<'a>)]) -> 
     if object_values(body, &mut pairs).is_none() || pairs.iter().any(|(k, _)| *k == "meta") {
         // a body of another shape: PostgreSQL's own `body || {"meta": ...}`
         let wrapper = object_datum(&mut [("meta", Item::Object(meta))]);
+        // SAFETY: both datums are valid jsonb built in the current memory context; jsonb_concat
+        // returns a new one there.
         return unsafe {
             direct_function_call_as_datum(
                 pg_sys::jsonb_concat,
@@ -215,6 +217,8 @@ pub fn answer_datum<'a>(body: &'a [u8], meta: &'a mut [(&'a str, Item<'a>)]) -> 
 
 /// A varlena's bytes copied into palloc'd (aligned) memory, as a datum.
 fn palloc_copy(bytes: &[u8]) -> pg_sys::Datum {
+    // SAFETY: palloc returns at least bytes.len() writable bytes in the current memory context,
+    // MAXALIGNed, which do not overlap `bytes`.
     unsafe {
         let buf = pg_sys::palloc(bytes.len()) as *mut u8;
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf, bytes.len());

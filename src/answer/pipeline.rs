@@ -4,8 +4,8 @@
 
 use crate::catalog::load_relation;
 use crate::error::OrRaise;
-use crate::rollups::freshness;
 use crate::gucs;
+use crate::rollups::freshness;
 use routed_core::budget::{resolve_budget, BudgetOrigin};
 use routed_core::codegen::{generate, Generated};
 use routed_core::names::parse_qualified_name;

@@ -2,13 +2,15 @@
 //! answer's types in order (names may differ), else the call fails naming both lists before
 //! anything runs; rows are read in the statement's snapshot into the caller's tuplestore.
 
-use crate::error::raise_with;
 use super::pipeline::prepare;
+use crate::error::raise_with;
 use pgrx::prelude::*;
 use pgrx::{PgSqlErrorCode, PgTupleDesc};
 use std::ffi::CStr;
 
 fn type_text(oid: pg_sys::Oid) -> String {
+    // SAFETY: format_type_be never returns NULL (it raises); the palloc'd string lives until the
+    // memory context is reset, after this copy.
     unsafe {
         CStr::from_ptr(pg_sys::format_type_be(oid))
             .to_string_lossy()
@@ -29,8 +31,15 @@ fn describe(cols: &[(String, pg_sys::Oid)]) -> String {
 /// # Safety
 /// `rsinfo` is the call's ReturnSetInfo, allowing materialize mode, with an expected tuple
 /// descriptor.
-pub unsafe fn materialize(rsinfo: *mut pg_sys::ReturnSetInfo, document: &str, staleness_micros: Option<i64>) {
+pub unsafe fn materialize(
+    rsinfo: *mut pg_sys::ReturnSetInfo,
+    document: &str,
+    staleness_micros: Option<i64>,
+) {
+    // SAFETY: the caller's contract: rsinfo is the call's ReturnSetInfo with an expected tuple
+    // descriptor.
     let expected_ptr = unsafe { (*rsinfo).expectedDesc };
+    // SAFETY: expectedDesc is a valid descriptor owned by the executor for the whole call.
     let expected_desc = unsafe { PgTupleDesc::from_pg_unchecked(expected_ptr) };
     let expected: Vec<(String, pg_sys::Oid)> = expected_desc
         .iter()
@@ -59,6 +68,8 @@ pub unsafe fn materialize(rsinfo: *mut pg_sys::ReturnSetInfo, document: &str, st
     }
     let args = crate::pg::params::typed_args(&p.generated.params);
 
+    // SAFETY: econtext's per-query memory outlives the call, as the tuplestore and descriptor
+    // handed back must; the previous context is restored before any other allocation.
     let (store, desc) = unsafe {
         let random = (*rsinfo).allowedModes
             & pg_sys::SetFunctionReturnMode::SFRM_Materialize_Random as i32
@@ -70,6 +81,8 @@ pub unsafe fn materialize(rsinfo: *mut pg_sys::ReturnSetInfo, document: &str, st
         (store, desc)
     };
     // read in the statement's snapshot, like routed_query (the router's facts were read in it)
+    // SAFETY: SPI's tuptable holds rows.len() tuples of its tupdesc until SPI_finish, after this
+    // closure; the tuplestore copies each tuple it is given.
     crate::pg::snapshot::read(&p.generated.rows_sql, &args, |rows| unsafe {
         let table = rows.table();
         if table.is_null() {
@@ -96,6 +109,8 @@ pub unsafe fn materialize(rsinfo: *mut pg_sys::ReturnSetInfo, document: &str, st
         }
     });
 
+    // SAFETY: rsinfo is the call's ReturnSetInfo (checked by the caller); materialize mode hands
+    // it our tuplestore and descriptor.
     unsafe {
         (*rsinfo).returnMode = pg_sys::SetFunctionReturnMode::SFRM_Materialize;
         (*rsinfo).setResult = store;

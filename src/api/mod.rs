@@ -27,4 +27,3 @@ fn document(query: Option<JsonbArg>) -> String {
         ),
     }
 }
-

@@ -2,8 +2,8 @@
 
 use super::{document, staleness_micros};
 use crate::answer::flow::{self as answer, columns_json};
-use crate::pg::jsonb::{JsonbArg, JsonbDatum, JsonbDoc, JsonbOut};
 use crate::answer::pipeline::{parse, plan_parsed};
+use crate::pg::jsonb::{JsonbArg, JsonbDatum, JsonbDoc, JsonbOut};
 use pgrx::prelude::*;
 use routed_core::codegen::ParamValue;
 use routed_core::normalize::canonical;
@@ -31,7 +31,11 @@ fn routed_explain(
     staleness: default!(Option<Interval>, "NULL"),
 ) -> JsonbOut {
     let parsed = parse(&document(query), staleness_micros(staleness));
-    let cache_json = crate::cache::explain(&parsed.canonical, parsed.budget, crate::changes::publish::wrote_here());
+    let cache_json = crate::cache::explain(
+        &parsed.canonical,
+        parsed.budget,
+        crate::changes::publish::wrote_here(),
+    );
     let p = plan_parsed(parsed);
     let candidates: Vec<Value> = p
         .plan

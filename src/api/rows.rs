@@ -20,18 +20,26 @@ pub extern "C" fn pg_finfo_routed_rows_wrapper() -> &'static pg_sys::Pg_finfo_re
 pub unsafe extern "C-unwind" fn routed_rows_wrapper(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
+    // SAFETY: the function manager calls us with a valid fcinfo whose argument 0 is a jsonb (or
+    // NULL).
     let query: Option<JsonbArg> = unsafe { pgrx::fcinfo::pg_getarg(fcinfo, 0) };
+    // SAFETY: argument 1 is an interval (or NULL), as sql/routed_rows.sql declares.
     let staleness: Option<Interval> = unsafe { pgrx::fcinfo::pg_getarg(fcinfo, 1) };
+    // SAFETY: fcinfo is valid for the call; resultinfo is NULL or a node the caller owns, checked
+    // next.
     let rsinfo = unsafe { (*fcinfo).resultinfo as *mut pg_sys::ReturnSetInfo };
     let materialize = pg_sys::SetFunctionReturnMode::SFRM_Materialize as i32;
     let usable = !rsinfo.is_null()
+        // SAFETY: rsinfo is not NULL (checked just before) and points at a node.
         && unsafe {
             pgrx::is_a(
                 rsinfo as *mut pg_sys::Node,
                 pg_sys::NodeTag::T_ReturnSetInfo,
             )
         }
+        // SAFETY: rsinfo is a ReturnSetInfo (checked just before).
         && unsafe { (*rsinfo).allowedModes } & materialize != 0
+        // SAFETY: rsinfo is a ReturnSetInfo (checked just before).
         && !unsafe { (*rsinfo).expectedDesc }.is_null();
     if !usable {
         raise_with(
@@ -43,6 +51,8 @@ pub unsafe extern "C-unwind" fn routed_rows_wrapper(
     let document = super::document(query);
     // SAFETY: rsinfo was checked above to be a ReturnSetInfo allowing materialize mode with an
     // expected tuple descriptor; PostgreSQL keeps it alive for the call.
-    unsafe { crate::answer::rows::materialize(rsinfo, &document, super::staleness_micros(staleness)) };
+    unsafe {
+        crate::answer::rows::materialize(rsinfo, &document, super::staleness_micros(staleness))
+    };
     pg_sys::Datum::from(0)
 }

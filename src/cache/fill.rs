@@ -28,7 +28,7 @@ thread_local! {
 }
 
 pub(super) fn claim(key: &Key, part: usize) -> Claim {
-    let pid = unsafe { pg_sys::MyProcPid };
+    let pid = crate::pg::fast::my_pid();
     let mine = reader_position();
     let _lock = shmem::lock_partition(part, true);
     let mut p = shmem::partition(part);
@@ -65,6 +65,7 @@ pub(super) fn claim(key: &Key, part: usize) -> Claim {
 pub(super) fn wait_for_filler(key: &Key, part: usize) {
     let cv = shmem::cv(part);
     let deadline = now_us() + COALESCE_WAIT_MS * 1000;
+    // SAFETY: cv points into the cache's shared memory, valid for the life of the server.
     unsafe { pg_sys::ConditionVariablePrepareToSleep(cv) };
     loop {
         let filling = {
@@ -77,8 +78,11 @@ pub(super) fn wait_for_filler(key: &Key, part: usize) {
         if !filling || left_ms <= 0 {
             break;
         }
+        // SAFETY: cv is the one prepared above; the sleep may raise (query cancel) and then
+        // PostgreSQL cancels it.
         unsafe { pg_sys::ConditionVariableTimedSleep(cv, left_ms, PG_WAIT_EXTENSION) };
     }
+    // SAFETY: ends the sleep prepared above; harmless when none is prepared.
     unsafe { pg_sys::ConditionVariableCancelSleep() };
 }
 
@@ -111,7 +115,7 @@ impl Fill {
             let s = p.slot(self.slot);
             if s.state.load(Ordering::Acquire) != FILLING
                 || s.hash != self.key.hash
-                || s.filler != unsafe { pg_sys::MyProcPid }
+                || s.filler != crate::pg::fast::my_pid()
             {
                 false
             } else {
@@ -131,6 +135,8 @@ impl Fill {
         if !stored {
             stats().not_stored.fetch_add(1, Ordering::Relaxed);
         }
+        // SAFETY: the partition's condition variable lives in shared memory for the life of the
+        // server.
         unsafe { pg_sys::ConditionVariableBroadcast(shmem::cv(self.part)) };
         stored
     }
@@ -150,11 +156,13 @@ fn release(part: usize, slot: u32) {
         let _lock = shmem::lock_partition(part, true);
         let mut p = shmem::partition(part);
         let s = p.slot(slot);
-        if s.state.load(Ordering::Acquire) == FILLING && s.filler == unsafe { pg_sys::MyProcPid } {
+        if s.state.load(Ordering::Acquire) == FILLING && s.filler == crate::pg::fast::my_pid() {
             p.remove(slot);
         }
     }
     FILLING_HERE.set(None);
+    // SAFETY: the partition's condition variable lives in shared memory for the life of the
+    // server.
     unsafe { pg_sys::ConditionVariableBroadcast(shmem::cv(part)) };
 }
 
@@ -173,6 +181,8 @@ unsafe extern "C-unwind" fn on_exit(_code: i32, _arg: pg_sys::Datum) {
 pub fn register_exit_callback() {
     thread_local! { static DONE: Cell<bool> = const { Cell::new(false) }; }
     if shmem::available() && !DONE.replace(true) {
+        // SAFETY: a plain function pointer registered once per backend (DONE); it touches only
+        // shared memory.
         unsafe { pg_sys::before_shmem_exit(Some(on_exit), pg_sys::Datum::from(0usize)) };
     }
 }

@@ -61,18 +61,22 @@ fn bytes(p: *const std::ffi::c_char) -> &'static [u8] {
     if p.is_null() {
         b""
     } else {
+        // SAFETY: p is a non-NULL, NUL-terminated string of a GUC variable, valid until the
+        // setting changes, which cannot happen while the key is being built.
         unsafe { CStr::from_ptr(p) }.to_bytes()
     }
 }
 
 fn raw() -> Raw {
     use crate::pg::fast;
+    // SAFETY: plain loads of this backend's GUC and session variables; nothing else writes them
+    // during the call.
     unsafe {
         Raw {
-            db: pg_sys::MyDatabaseId.to_u32(),
+            db: fast::database_id().to_u32(),
             role: fast::user_id().to_u32(),
             temp_namespace: fast::temp_namespace().to_u32(),
-            row_security: pg_sys::row_security,
+            row_security: fast::row_security(),
             zone: pg_sys::session_timezone as usize,
             formats: [
                 pg_sys::extra_float_digits,
@@ -88,6 +92,8 @@ fn raw() -> Raw {
 /// A setting's current value as `SHOW` prints it.
 fn setting(name: &str) -> String {
     let name = CString::new(name).expect("setting names have no NUL");
+    // SAFETY: name is NUL-terminated; GetConfigOption with missing_ok returns NULL or the
+    // setting's current string.
     let value = unsafe { pg_sys::GetConfigOption(name.as_ptr(), true, false) };
     String::from_utf8_lossy(bytes(value)).into_owned()
 }
@@ -95,6 +101,7 @@ fn setting(name: &str) -> String {
 /// Runs `f` on the current context, formatted again only when something in it changed.
 fn with_context<R>(f: impl FnOnce(&Context) -> R) -> R {
     let raw = raw();
+    // SAFETY: namespace_search_path is this backend's GUC string (never freed while we read it).
     let search_path = unsafe { bytes(pg_sys::namespace_search_path) };
     let lc_monetary = bytes(crate::pg::fast::lc_monetary());
     CONTEXT.with_borrow_mut(|c| {

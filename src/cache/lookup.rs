@@ -46,7 +46,7 @@ pub fn unusable(wrote: bool) -> Option<(Outcome, &'static str)> {
             "this transaction has written: it reads its own changes, not the cache",
         ));
     }
-    if unsafe { pg_sys::XactIsoLevel } >= pg_sys::XACT_SERIALIZABLE as i32 {
+    if crate::pg::fast::isolation_level() >= pg_sys::XACT_SERIALIZABLE as i32 {
         return Some((
             Outcome::Bypass,
             "SERIALIZABLE reads must be seen by the serializable checks",
@@ -73,6 +73,8 @@ pub fn lookup<'b>(
     may_wait: bool,
     buf: &'b mut Vec<u8>,
 ) -> Found<'b> {
+    // SAFETY: called outside any critical section, with a transaction in progress, as PostgreSQL
+    // requires.
     unsafe { pg_sys::AcceptInvalidationMessages() };
     let part = partition_of(key);
     if recompute {

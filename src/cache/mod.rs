@@ -8,10 +8,10 @@ mod fill;
 mod key;
 mod lookup;
 mod privileges;
-mod staleness;
 pub mod query_stats;
 pub mod revalidate;
 pub mod shmem;
+mod staleness;
 
 pub use explain::explain;
 pub use fill::register_exit_callback;

@@ -30,6 +30,8 @@ unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, _cache: std::ffi::c_int,
 pub fn register_invalidation_callbacks() {
     use pg_sys::SysCacheIdentifier::{AUTHMEMMEMROLE, AUTHMEMROLEMEM, AUTHOID, RELOID};
     for cache in [RELOID, AUTHOID, AUTHMEMMEMROLE, AUTHMEMROLEMEM] {
+        // SAFETY: a plain function pointer registered once per backend, for syscaches that exist
+        // in every backend.
         unsafe {
             pg_sys::CacheRegisterSyscacheCallback(
                 cache as i32,
@@ -43,7 +45,7 @@ pub fn register_invalidation_callbacks() {
 /// SELECT on every relation the entry read, and none of them under row security for the caller.
 pub fn privileges_allow(meta: &EntryMeta) -> bool {
     let (role, context) = fast::user_and_context();
-    let rls = unsafe { pg_sys::row_security };
+    let rls = crate::pg::fast::row_security();
     meta.rels().iter().all(|&rel| {
         let asked = (role.to_u32(), context, rls, rel);
         let generation = GENERATION.get();
@@ -69,6 +71,8 @@ pub fn privileges_allow(meta: &EntryMeta) -> bool {
 }
 
 pub fn row_security_applies(oid: pg_sys::Oid) -> bool {
+    // SAFETY: check_enable_rls with noError reads the catalogs and returns a code; oid is any
+    // relation oid.
     let rls = unsafe { pg_sys::check_enable_rls(oid, pg_sys::InvalidOid, true) };
     rls == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32
 }
@@ -76,13 +80,11 @@ pub fn row_security_applies(oid: pg_sys::Oid) -> bool {
 /// Whether the caller holds table-level SELECT (what a hit re-checks) on `oid`.
 pub fn table_privilege(oid: pg_sys::Oid) -> bool {
     let mut missing = false;
+    // SAFETY: pg_class_aclcheck_ext reports a missing relation through `missing` instead of
+    // raising.
     unsafe {
-        pg_sys::pg_class_aclcheck_ext(
-            oid,
-            fast::user_id(),
-            pg_sys::ACL_SELECT as _,
-            &mut missing,
-        ) == pg_sys::AclResult::ACLCHECK_OK
+        pg_sys::pg_class_aclcheck_ext(oid, fast::user_id(), pg_sys::ACL_SELECT as _, &mut missing)
+            == pg_sys::AclResult::ACLCHECK_OK
             && !missing
     }
 }
@@ -92,13 +94,17 @@ pub fn table_privilege(oid: pg_sys::Oid) -> bool {
 /// and row security of the tables it reads as the caller, which a hit's re-check of the view
 /// alone would miss.
 pub fn unshareable(oid: pg_sys::Oid) -> Option<&'static str> {
+    // SAFETY: get_rel_persistence reads the syscache; it returns 0 for a missing relation.
     if unsafe { pg_sys::get_rel_persistence(oid) } as u8 == pg_sys::RELPERSISTENCE_TEMP {
         return Some("reads a temporary table");
     }
+    // SAFETY: get_rel_relkind reads the syscache; it returns 0 for a missing relation.
     if unsafe { pg_sys::get_rel_relkind(oid) } as u8 != pg_sys::RELKIND_VIEW {
         return None;
     }
     // the caller's query holds a lock on the view, so its relcache entry stays valid here
+    // SAFETY: the relation is locked by the caller's query (see above), so the relcache entry is
+    // valid until closed below.
     let invoker = unsafe {
         let rel = pg_sys::RelationIdGetRelation(oid);
         if rel.is_null() {

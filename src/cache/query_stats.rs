@@ -4,8 +4,8 @@
 //! fingerprints are not recorded.
 
 use crate::pg::time::now_us;
-use routed_core::cache::Outcome;
 use pgrx::pg_sys;
+use routed_core::cache::Outcome;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 const SLOTS: usize = 1024;
@@ -45,6 +45,8 @@ pub fn bytes() -> usize {
 
 /// Attaches (and on first start zeroes) the table; called from the shmem startup hook.
 pub unsafe fn attach() {
+    // SAFETY: runs in the shmem startup hook under AddinShmemInitLock, before any backend reads
+    // TABLE; the region is bytes() long.
     unsafe {
         let mut found = false;
         let t = pg_sys::ShmemInitStruct(c"pg_routed query stats".as_ptr(), bytes(), &mut found)
@@ -57,6 +59,8 @@ pub unsafe fn attach() {
 }
 
 fn table() -> Option<&'static Table> {
+    // SAFETY: TABLE is set once, before backends fork, to a region valid for the life of the
+    // server (or stays NULL).
     unsafe { TABLE.as_ref() }
 }
 
@@ -94,6 +98,8 @@ fn slot_for(t: &'static Table, fp: u64, db: u32, doc: &str) -> Option<&'static Q
                     s.db.store(db, Ordering::Relaxed);
                     let n = doc.len().min(DOC_BYTES);
                     // the slot is ours alone until `ready` is set
+                    // SAFETY: this backend won the compare-exchange on `key`, so no other backend
+                    // writes the slot, and none reads doc before `ready` is set (Release below).
                     unsafe {
                         let p = s as *const QueryStat as *mut QueryStat;
                         std::ptr::copy_nonoverlapping(doc.as_ptr(), (*p).doc.as_mut_ptr(), n);
@@ -127,7 +133,7 @@ pub fn record(
     staleness_us: i64,
 ) {
     let Some(t) = table() else { return };
-    let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    let db = crate::pg::fast::database_id().to_u32();
     let Some(s) = slot_for(t, fp, db, canonical) else {
         return;
     };

@@ -5,7 +5,6 @@
 
 use super::key::SETTINGS;
 use super::shmem;
-use pgrx::pg_sys;
 use std::sync::atomic::Ordering;
 
 /// A flagged entry's document and what computed it: the role and the settings of its key.
@@ -21,7 +20,7 @@ pub fn take_due(max: usize) -> Vec<Due> {
     if !shmem::available() {
         return Vec::new();
     }
-    let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    let db = crate::pg::fast::database_id().to_u32();
     let mut due = Vec::new();
     for part in 0..shmem::PARTITIONS {
         let _lock = shmem::lock_partition(part, false);

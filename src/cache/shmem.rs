@@ -82,6 +82,8 @@ fn total_bytes() -> usize {
 
 /// Installs the hooks; called from `_PG_init` while preloading, when the cache is sized > 0.
 pub fn install_hooks() {
+    // SAFETY: runs in the postmaster from _PG_init while preloading, single-threaded, before any
+    // hook is called; the previous hooks are kept and chained.
     unsafe {
         PREV_REQUEST = pg_sys::shmem_request_hook;
         pg_sys::shmem_request_hook = Some(request);
@@ -92,6 +94,8 @@ pub fn install_hooks() {
 
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn request() {
+    // SAFETY: called by the postmaster once, when extensions may request shared memory and LWLock
+    // tranches.
     unsafe {
         if let Some(prev) = PREV_REQUEST {
             prev();
@@ -104,6 +108,8 @@ unsafe extern "C-unwind" fn request() {
 
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn startup() {
+    // SAFETY: called once per process that attaches shared memory; AddinShmemInitLock serialises
+    // formatting, and the region is total_bytes() long.
     unsafe {
         if let Some(prev) = PREV_STARTUP {
             prev();
@@ -124,6 +130,8 @@ unsafe extern "C-unwind" fn startup() {
 }
 
 unsafe fn format(base: *mut u8) {
+    // SAFETY: the caller's contract: base is the start of a region of total_bytes(), not yet in
+    // use by anyone.
     unsafe {
         std::ptr::write_bytes(base, 0, std::mem::size_of::<Header>());
         let h = &mut *(base as *mut Header);
@@ -149,27 +157,36 @@ fn partition_offset(h: &Header, i: usize) -> usize {
 
 /// Whether the cache exists in this server (preloaded with a size > 0).
 pub fn available() -> bool {
+    // SAFETY: BASE is written once in the startup hook before backends run our code.
     unsafe { !BASE.is_null() }
 }
 
 pub fn header() -> &'static Header {
+    // SAFETY: callers check available(); BASE then points at a formatted Header for the life of
+    // the server.
     unsafe { &*(BASE as *const Header) }
 }
 
 pub fn ring() -> Ring {
+    // SAFETY: the ring lies at ring_offset() of the formatted region.
     unsafe { Ring::attach(BASE.add(ring_offset())) }
 }
 
 pub fn partition(i: usize) -> Partition {
+    // SAFETY: partition i < PARTITIONS lies at partition_offset() of the formatted region, sized
+    // by the header's dims.
     unsafe { Partition::attach(BASE.add(partition_offset(header(), i)), header().dims) }
 }
 
 pub fn cv(i: usize) -> *mut pg_sys::ConditionVariable {
+    // SAFETY: i < PARTITIONS; only the address is taken, no reference is made.
     unsafe { &raw mut (*(BASE as *mut Header)).cvs[i] }
 }
 
 /// The in-flight table, to be read or written only under the ring lock.
 pub fn in_flight() -> &'static mut [InFlight; IN_FLIGHT] {
+    // SAFETY: callers hold the ring lock (exclusive to write), which serialises every access to
+    // the table.
     unsafe { &mut (*(BASE as *mut Header)).in_flight }
 }
 
@@ -178,6 +195,7 @@ pub struct Held(*mut pg_sys::LWLock);
 
 impl Drop for Held {
     fn drop(&mut self) {
+        // SAFETY: Held exists only while this backend holds the lock it names.
         unsafe { pg_sys::LWLockRelease(self.0) };
     }
 }
@@ -188,6 +206,8 @@ fn lock(i: usize, exclusive: bool) -> Held {
     } else {
         pg_sys::LWLockMode::LW_SHARED
     };
+    // SAFETY: i < LOCKS, the tranche's size; LOCK_ARRAY is set in the startup hook. An error while
+    // waiting releases every LWLock (LWLockReleaseAll at abort).
     unsafe {
         let l = &raw mut (*LOCK_ARRAY.add(i)).lock;
         pg_sys::LWLockAcquire(l, mode);
@@ -205,7 +225,7 @@ pub fn lock_ring(exclusive: bool) -> Held {
 
 /// This backend's stripe of the counters.
 pub fn stats() -> &'static Stats {
-    let pid = unsafe { pg_sys::MyProcPid } as usize;
+    let pid = crate::pg::fast::my_pid() as usize;
     &header().stats[pid % STRIPES]
 }
 

@@ -76,4 +76,3 @@ thread_local! {
     /// (transaction start, head) of the last time every change in the ring predated the start.
     static LAST_POSITION: std::cell::Cell<(i64, u64)> = const { std::cell::Cell::new((i64::MAX, u64::MAX)) };
 }
-

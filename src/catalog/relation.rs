@@ -156,5 +156,11 @@ pub fn relation_name(oid: pg_sys::Oid) -> QualifiedName {
             name: row.get::<String>(2)?.unwrap_or_default(),
         })
     })
-    .unwrap_or_else(|e| raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("relation lookup failed: {e}"), None))
+    .unwrap_or_else(|e| {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("relation lookup failed: {e}"),
+            None,
+        )
+    })
 }

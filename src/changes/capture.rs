@@ -52,8 +52,11 @@ pub extern "C" fn pg_finfo_routed_capture() -> &'static pg_sys::Pg_finfo_record 
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    // SAFETY: the function manager calls us with a valid fcinfo; context is NULL or a node,
+    // checked next.
     let trig = unsafe { (*fcinfo).context as *mut pg_sys::TriggerData };
     let is_trigger = !trig.is_null()
+        // SAFETY: trig is not NULL (checked just before) and points at a node.
         && unsafe { pgrx::is_a(trig as *mut pg_sys::Node, pg_sys::NodeTag::T_TriggerData) };
     if !is_trigger {
         raise_with(
@@ -62,9 +65,11 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
             None,
         );
     }
+    // SAFETY: trig is the TriggerData of this call (checked above), valid until we return.
     let t = unsafe { &*trig };
     let rel = t.tg_relation;
     let attnum = time_attnum(t);
+    // SAFETY: tg_relation is the trigger's open relation, valid for the call.
     let source = unsafe { (*rel).rd_id };
     let ranges = match t.tg_event & pg_sys::TRIGGER_EVENT_OPMASK {
         pg_sys::TRIGGER_EVENT_TRUNCATE => {
@@ -72,6 +77,8 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
             vec![(NOBEGIN, NOEND)]
         }
         pg_sys::TRIGGER_EVENT_INSERT => {
+            // SAFETY: tg_newtable is the statement's transition table (or NULL) and attnum a
+            // column of rel.
             let (range, nulls) = unsafe { range_of(t.tg_newtable, rel, attnum) };
             note_for_cache(source, range.into_iter().collect(), nulls);
             if let Some((lo, hi)) = range {
@@ -82,7 +89,11 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
             return pg_sys::Datum::from(0usize);
         }
         _ => {
+            // SAFETY: tg_oldtable is the statement's transition table (or NULL) and attnum a
+            // column of rel.
             let (old, old_nulls) = unsafe { range_of(t.tg_oldtable, rel, attnum) };
+            // SAFETY: tg_newtable is the statement's transition table (or NULL) and attnum a
+            // column of rel.
             let (new, new_nulls) = unsafe { range_of(t.tg_newtable, rel, attnum) };
             let ranges: Vec<(i64, i64)> = match (old, new) {
                 // one range when they overlap; two when an UPDATE moved rows far apart
@@ -112,6 +123,7 @@ fn note_for_cache(source: pg_sys::Oid, mut ranges: Vec<(i64, i64)>, nulls: bool)
 
 /// The attribute number of the column named by the trigger's argument.
 fn time_attnum(t: &pg_sys::TriggerData) -> i32 {
+    // SAFETY: tg_trigger is the firing trigger's definition, valid for the call.
     let trigger = unsafe { &*t.tg_trigger };
     if trigger.tgnargs != 1 {
         raise_with(
@@ -120,12 +132,16 @@ fn time_attnum(t: &pg_sys::TriggerData) -> i32 {
             None,
         );
     }
+    // SAFETY: tgnargs is 1 (checked above), so tgargs[0] is a NUL-terminated string.
     let wanted = unsafe { CStr::from_ptr(*trigger.tgargs) };
+    // SAFETY: tg_relation is open for the call and rd_att its tuple descriptor.
     let desc = unsafe { &*(*t.tg_relation).rd_att };
+    // SAFETY: a tuple descriptor has natts attributes in attrs.
     let attrs = unsafe { desc.attrs.as_slice(desc.natts as usize) };
     attrs
         .iter()
         .position(|a| {
+            // SAFETY: attname is a NUL-terminated NameData.
             !a.attisdropped && unsafe { CStr::from_ptr(a.attname.data.as_ptr()) } == wanted
         })
         .map(|i| i as i32 + 1)
@@ -149,6 +165,8 @@ unsafe fn range_of(
     if store.is_null() {
         return (None, false);
     }
+    // SAFETY: the tuplestore is the statement's transition table, alive for the trigger call; the
+    // slot is made for rel's descriptor and dropped before we return.
     unsafe {
         let slot = pg_sys::MakeSingleTupleTableSlot((*rel).rd_att, &pg_sys::TTSOpsMinimalTuple);
         let ptr = pg_sys::tuplestore_alloc_read_pointer(store, pg_sys::EXEC_FLAG_REWIND as i32);
@@ -178,7 +196,10 @@ unsafe fn range_of(
 
 /// The trigger's time column, quoted for SQL.
 fn time_column(t: &pg_sys::TriggerData) -> String {
+    // SAFETY: tg_trigger is the firing trigger's definition, valid for the call.
     let trigger = unsafe { &*t.tg_trigger };
+    // SAFETY: the trigger was created with one argument (time_attnum checked tgnargs), a
+    // NUL-terminated string.
     let name = unsafe { CStr::from_ptr(*trigger.tgargs) };
     routed_core::names::quote_ident(&name.to_string_lossy())
 }
@@ -214,6 +235,7 @@ fn capture_inserts(
         pg_sys::Datum,
         std::ffi::CString,
         pg_sys::Datum,
+        // SAFETY: SPI_tuptable holds the rows of the query just run, until SPI_finish below.
     )> = unsafe {
         let table = &*pg_sys::SPI_tuptable;
         (0..processed)
@@ -229,6 +251,7 @@ fn capture_inserts(
             .collect()
     };
     if !targets.is_empty() {
+        // SAFETY: trig is this call's TriggerData; SPI is connected (spi_connect above).
         unsafe { pg_sys::SPI_register_trigger_data(trig) };
     }
     let log_sql = std::ffi::CString::new(format!(
@@ -259,6 +282,7 @@ fn capture_inserts(
             );
         }
     }
+    // SAFETY: pairs the spi_connect above.
     unsafe { pg_sys::SPI_finish() };
 }
 
@@ -269,6 +293,8 @@ fn run_insert(
     values: &mut [pg_sys::Datum],
     nulls: &[std::ffi::c_char],
 ) {
+    // SAFETY: SPI is connected; sql is NUL-terminated and types, values and nulls have one entry
+    // per parameter.
     let rc = unsafe {
         pg_sys::SPI_execute_with_args(
             sql.as_ptr(),
@@ -315,5 +341,6 @@ fn log_ranges(source: pg_sys::Oid, ranges: &[(i64, i64)]) {
             "invalidation log insert",
         );
     }
+    // SAFETY: pairs the spi_connect above.
     unsafe { pg_sys::SPI_finish() };
 }

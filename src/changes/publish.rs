@@ -80,6 +80,7 @@ pub fn wrote_here() -> bool {
 
 /// Registers the transaction callback for the life of the backend.
 pub fn register() {
+    // SAFETY: a plain function pointer registered once per backend from _PG_init.
     unsafe { pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut()) };
 }
 
@@ -88,6 +89,8 @@ pub fn register() {
 fn register_exit_callback() {
     thread_local! { static DONE: Cell<bool> = const { Cell::new(false) }; }
     if !DONE.replace(true) {
+        // SAFETY: a plain function pointer registered once per backend (DONE); it touches only
+        // shared memory.
         unsafe { pg_sys::before_shmem_exit(Some(on_exit), pg_sys::Datum::from(0usize)) };
     }
 }
@@ -129,7 +132,7 @@ fn clear() {
 }
 
 fn db() -> u32 {
-    unsafe { pg_sys::MyDatabaseId }.to_u32()
+    crate::pg::fast::database_id().to_u32()
 }
 
 /// Enters this transaction's ranges in flight: from now until COMMIT publishes them, a reader
@@ -143,7 +146,7 @@ fn pre_commit() {
             merge_per_relation(p);
         }
         register_exit_callback();
-        let pid = unsafe { pg_sys::MyProcPid };
+        let pid = crate::pg::fast::my_pid();
         let _ring = shmem::lock_ring(true);
         let table = shmem::in_flight();
         let header = shmem::header();
@@ -179,7 +182,7 @@ pub fn leave_in_flight() {
     if here == 0 || !shmem::available() {
         return;
     }
-    let pid = unsafe { pg_sys::MyProcPid };
+    let pid = crate::pg::fast::my_pid();
     let _ring = shmem::lock_ring(true);
     let header = shmem::header();
     for f in shmem::in_flight().iter_mut().filter(|f| f.pid == pid) {
@@ -198,6 +201,7 @@ fn publish() {
             return;
         }
         let commit_us =
+            // SAFETY: called from the COMMIT callback, when the commit's stop timestamp is set.
             crate::pg::time::unix_us(unsafe { pg_sys::GetCurrentTransactionStopTimestamp() });
         let now_us = crate::pg::time::now_us();
         let _ring = shmem::lock_ring(true);

@@ -20,6 +20,8 @@ impl FromDatum for JsonbArg {
         if is_null {
             return None;
         }
+        // SAFETY: datum is a non-NULL jsonb (checked above); jsonb_out returns a palloc'd C
+        // string.
         let text = unsafe { direct_function_call::<&CStr>(pg_sys::jsonb_out, &[Some(datum)]) }?;
         Some(JsonbArg(text.to_string_lossy().into_owned()))
     }
@@ -42,6 +44,7 @@ pub struct JsonbDoc(pub Vec<u8>);
 impl JsonbDoc {
     /// The document as JSON text.
     pub fn text(&self) -> String {
+        // SAFETY: self.0 holds the bytes of a whole jsonb varlena (from FromDatum or jsonb_in).
         let text = unsafe {
             direct_function_call::<&CStr>(
                 pg_sys::jsonb_out,
@@ -66,6 +69,8 @@ impl FromDatum for JsonbDoc {
         if is_null {
             return None;
         }
+        // SAFETY: datum is a non-NULL jsonb; the detoasted copy is read within its varlena size
+        // before it is freed.
         unsafe {
             let v = pg_sys::pg_detoast_datum(datum.cast_mut_ptr());
             let len = pgrx::varsize_any(v);
@@ -95,6 +100,8 @@ pub struct JsonbOut(pub String);
 impl IntoDatum for JsonbOut {
     fn into_datum(self) -> Option<pg_sys::Datum> {
         let c = CString::new(self.0).expect("answer JSON has no NUL: serde_json escapes it");
+        // SAFETY: c is NUL-terminated and lives across the call; jsonb_in returns a jsonb datum or
+        // raises.
         unsafe { direct_function_call_as_datum(pg_sys::jsonb_in, &[Some(c.as_ptr().into())]) }
     }
 
@@ -106,6 +113,7 @@ impl IntoDatum for JsonbOut {
 /// Each of these types is `jsonb` in SQL.
 macro_rules! jsonb_in_sql {
     ($($t:ident),*) => {$(
+        // SAFETY: the SQL type named is jsonb, whose datums these types read and write.
         unsafe impl SqlTranslatable for $t {
             const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!($t);
             const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
@@ -119,47 +127,57 @@ macro_rules! jsonb_in_sql {
 
 jsonb_in_sql!(JsonbArg, JsonbDoc, JsonbDatum, JsonbOut);
 
+// SAFETY: a jsonb argument is read with FromDatum, which checks for NULL.
 unsafe impl<'fcx> pgrx::callconv::ArgAbi<'fcx> for JsonbDoc {
     unsafe fn unbox_arg_unchecked(arg: pgrx::callconv::Arg<'_, 'fcx>) -> Self {
         // declared Option<JsonbDoc>, so NULL is reported by the caller
+        // SAFETY: the function manager's argument of a jsonb parameter.
         unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| JsonbDoc(Vec::new()))
     }
 
     unsafe fn unbox_nullable_arg(
         arg: pgrx::callconv::Arg<'_, 'fcx>,
     ) -> pgrx::nullable::Nullable<Self> {
+        // SAFETY: the function manager's argument of a jsonb parameter.
         unsafe { arg.unbox_arg_using_from_datum() }.into()
     }
 }
 
+// SAFETY: the datum returned is a jsonb, as the function's SQL declares.
 unsafe impl pgrx::callconv::BoxRet for JsonbDatum {
     unsafe fn box_into<'fcx>(
         self,
         fcinfo: &mut pgrx::callconv::FcInfo<'fcx>,
     ) -> pgrx::datum::Datum<'fcx> {
+        // SAFETY: self.0 is a jsonb datum built in the function's memory context.
         unsafe { fcinfo.return_raw_datum(self.0) }
     }
 }
 
+// SAFETY: a jsonb argument is read with FromDatum, which checks for NULL.
 unsafe impl<'fcx> pgrx::callconv::ArgAbi<'fcx> for JsonbArg {
     unsafe fn unbox_arg_unchecked(arg: pgrx::callconv::Arg<'_, 'fcx>) -> Self {
         // Declared Option<JsonbArg> in every function, so NULL is reported by the caller.
+        // SAFETY: the function manager's argument of a jsonb parameter.
         unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| JsonbArg("null".into()))
     }
 
     unsafe fn unbox_nullable_arg(
         arg: pgrx::callconv::Arg<'_, 'fcx>,
     ) -> pgrx::nullable::Nullable<Self> {
+        // SAFETY: the function manager's argument of a jsonb parameter.
         unsafe { arg.unbox_arg_using_from_datum() }.into()
     }
 }
 
+// SAFETY: the datum returned is a jsonb, as the function's SQL declares.
 unsafe impl pgrx::callconv::BoxRet for JsonbOut {
     unsafe fn box_into<'fcx>(
         self,
         fcinfo: &mut pgrx::callconv::FcInfo<'fcx>,
     ) -> pgrx::datum::Datum<'fcx> {
         match self.into_datum() {
+            // SAFETY: a jsonb datum built by jsonb_in in the function's memory context.
             Some(datum) => unsafe { fcinfo.return_raw_datum(datum) },
             None => fcinfo.return_null(),
         }
@@ -169,6 +187,8 @@ unsafe impl pgrx::callconv::BoxRet for JsonbOut {
 /// JSON text (valid by construction) as the bytes of a jsonb varlena.
 pub fn jsonb_bytes(text: &str) -> Vec<u8> {
     let c = CString::new(text).expect("answer JSON has no NUL: it is escaped");
+    // SAFETY: c is NUL-terminated and lives across the call; the result is a jsonb varlena, read
+    // within its size.
     unsafe {
         let d = direct_function_call_as_datum(pg_sys::jsonb_in, &[Some(c.as_ptr().into())])
             .expect("jsonb_in returns a value");

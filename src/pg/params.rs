@@ -21,6 +21,8 @@ pub fn typed_args(params: &[Param]) -> Vec<DatumWithOid<'static>> {
                 ParamValue::Text(v) => input(type_oid, v)
                     .unwrap_or_else(|msg| raise(Error::invalid(p.path.clone(), msg))),
                 ParamValue::TextArray(vs) => {
+                    // SAFETY: get_element_type reads the syscache; InvalidOid for a type without
+                    // elements.
                     let elem = unsafe { pg_sys::get_element_type(type_oid) };
                     let mut datums: Vec<pg_sys::Datum> = vs
                         .iter()
@@ -31,6 +33,9 @@ pub fn typed_args(params: &[Param]) -> Vec<DatumWithOid<'static>> {
                             })
                         })
                         .collect();
+                    // SAFETY: datums holds values of type elem; get_typlenbyvalalign and
+                    // construct_array read the type's storage and copy every datum into a new
+                    // array in the current memory context.
                     unsafe {
                         let (mut len, mut byval, mut align) = (0i16, false, 0 as std::ffi::c_char);
                         pg_sys::get_typlenbyvalalign(elem, &mut len, &mut byval, &mut align);
@@ -46,6 +51,7 @@ pub fn typed_args(params: &[Param]) -> Vec<DatumWithOid<'static>> {
                     }
                 }
             };
+            // SAFETY: datum is a value of type_oid, made by that type's input function just above.
             unsafe { DatumWithOid::new(datum, type_oid) }
         })
         .collect()
@@ -56,6 +62,8 @@ fn input(type_oid: pg_sys::Oid, text: &str) -> Result<pg_sys::Datum, String> {
     let Ok(c) = CString::new(text) else {
         return Err("must not contain a NUL character".into());
     };
+    // SAFETY: c is NUL-terminated and outlives the call; getTypeInputInfo and OidInputFunctionCall
+    // raise on bad input, which PgTryBuilder catches.
     PgTryBuilder::new(|| unsafe {
         let mut input = pg_sys::InvalidOid;
         let mut ioparam = pg_sys::InvalidOid;

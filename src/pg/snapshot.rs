@@ -27,6 +27,8 @@ impl Rows {
 
     /// Column `col` (1-based) of row `row` (0-based); None when NULL.
     pub fn get<T: FromDatum>(&self, row: usize, col: i32) -> Option<T> {
+        // SAFETY: self.table is SPI's tuptable of the query run by read(), valid until its
+        // SPI_finish after the callback; row and col are bounds-checked by SPI_getbinval's caller.
         unsafe {
             let t = &*self.table;
             let tuple = *t.vals.add(row);
@@ -53,6 +55,9 @@ pub fn read<R>(sql: &str, args: &[DatumWithOid<'_>], f: impl FnOnce(&Rows) -> R)
         .iter()
         .map(|a| if a.datum().is_some() { b' ' } else { b'n' } as std::ffi::c_char)
         .collect();
+    // SAFETY: connect, execute in the active snapshot, let the callback read SPI_tuptable, then
+    // finish: SPI's documented sequence; sql is NUL-terminated, types and nulls have one entry per
+    // argument.
     unsafe {
         if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
             raise_with(

@@ -8,6 +8,7 @@ use std::cell::Cell;
 use std::ffi::CStr;
 
 pub fn spi_connect() {
+    // SAFETY: SPI_connect may be called in any function call context.
     if unsafe { pg_sys::SPI_connect() } != pg_sys::SPI_OK_CONNECT as i32 {
         raise_with(
             PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
@@ -25,7 +26,10 @@ pub fn kept_plan(
 ) -> pg_sys::SPIPlanPtr {
     let mut plan = cell.get();
     if plan.is_null() {
+        // SAFETY: SPI is connected; sql is NUL-terminated and types has one entry per parameter.
         plan = unsafe { pg_sys::SPI_prepare(sql.as_ptr(), types.len() as i32, types.as_mut_ptr()) };
+        // SAFETY: plan is a new, non-NULL plan; keeping it moves it to a context that lives as
+        // long as the backend.
         if plan.is_null() || unsafe { pg_sys::SPI_keepplan(plan) } != 0 {
             raise_with(
                 PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
@@ -49,6 +53,8 @@ pub fn execute_latest(
     what: &str,
 ) -> usize {
     let nulls = vec![b' ' as std::ffi::c_char; values.len()];
+    // SAFETY: SPI is connected; plan was kept by kept_plan; values and nulls have one entry per
+    // parameter; the latest snapshot is taken for this call.
     let rc = unsafe {
         pg_sys::SPI_execute_snapshot(
             plan,
@@ -68,5 +74,6 @@ pub fn execute_latest(
             None,
         );
     }
+    // SAFETY: a global SPI sets after each execution.
     unsafe { pg_sys::SPI_processed as usize }
 }

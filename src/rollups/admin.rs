@@ -3,11 +3,11 @@
 //! `routed.create_rollup` procedure (sql/rollups.sql) commits this, then backfills by refreshing.
 
 use crate::catalog::load_relation;
+use crate::catalog::relation_name;
 use crate::error::{raise_with, OrRaise};
 use crate::pg::jsonb::JsonbArg;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
-use crate::catalog::relation_name;
 use routed_core::query::MAX_IDENTIFIER_BYTES;
 use routed_core::rollup::{check_dimensions, parse_states, RollupDef};
 

@@ -56,6 +56,7 @@ pub fn begin(name: &str, upto: Option<TimestampWithTimeZone>) -> TimestampWithTi
     let (Some(target), Some(source)) = (target, source) else {
         no_rollup(name)
     };
+    // SAFETY: source is a relation oid read from the catalog; the invalidation is sent at commit.
     unsafe { pg_sys::CacheInvalidateRelcacheByRelid(source) };
     target
 }
@@ -109,13 +110,15 @@ fn load(c: &mut pgrx::spi::SpiClient<'_>, name: &str) -> Result<Loaded, pgrx::sp
 /// without keeping new writers out.
 fn wait_for_writers(source: pg_sys::Oid) {
     let tag = pg_sys::LOCKTAG {
-        locktag_field1: unsafe { pg_sys::MyDatabaseId }.into(),
+        locktag_field1: crate::pg::fast::database_id().into(),
         locktag_field2: source.into(),
         locktag_field3: 0,
         locktag_field4: 0,
         locktag_type: pg_sys::LockTagType::LOCKTAG_RELATION as u8,
         locktag_lockmethodid: pg_sys::DEFAULT_LOCKMETHOD as u8,
     };
+    // SAFETY: tag names the source relation in this database; WaitForLockers only waits (it may
+    // raise on cancel).
     unsafe { pg_sys::WaitForLockers(tag, pg_sys::ShareLock as pg_sys::LOCKMODE, false) };
 }
 
@@ -126,7 +129,7 @@ pub fn step(
     to: Option<TimestampWithTimeZone>,
     target: TimestampWithTimeZone,
 ) -> bool {
-    if unsafe { pg_sys::XactIsoLevel } >= pg_sys::XACT_REPEATABLE_READ as i32 {
+    if crate::pg::fast::isolation_level() >= pg_sys::XACT_REPEATABLE_READ as i32 {
         raise_with(
             PgSqlErrorCode::ERRCODE_ACTIVE_SQL_TRANSACTION,
             "refresh_rollup must run at READ COMMITTED isolation".into(),

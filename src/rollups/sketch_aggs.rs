@@ -37,17 +37,30 @@ finfo_v1!(
     routed_distinct_count
 );
 
+// Every entry point below is called by PostgreSQL's function manager with a valid `fcinfo` whose
+// arguments have the SQL types sql/rollups.sql declares: argument 0 of a transition function is
+// our state (`internal`, NULL on the first row), of the final functions a non-NULL state (they
+// are STRICT), of `routed.quantile` and `routed.distinct_count` a non-NULL bytea (STRICT).
+
+/// Frees a transition state when its aggregate's memory context is reset or deleted.
 unsafe extern "C-unwind" fn drop_state<T>(arg: *mut c_void) {
+    // SAFETY: `arg` is the Box `state` leaked for this callback, which runs exactly once.
     drop(unsafe { Box::from_raw(arg as *mut T) });
 }
 
 /// The transition state (argument 0), created by `init` in the aggregate's memory context on
 /// first use.
+///
+/// # Safety
+/// `fcinfo` is a transition function's call info, argument 0 NULL or a state made here for `T`.
 unsafe fn state<T>(fcinfo: pg_sys::FunctionCallInfo, init: fn() -> T) -> *mut T {
+    // SAFETY: the caller's contract; a non-NULL argument 0 is the `*mut T` we returned before.
     if !unsafe { pg_arg_is_null(fcinfo, 0) } {
+        // SAFETY: argument 0 is not NULL, so it is the `*mut T` an earlier call returned.
         return unsafe { pg_getarg_datum_raw(fcinfo, 0) }.cast_mut_ptr::<T>();
     }
     let mut context: pg_sys::MemoryContext = std::ptr::null_mut();
+    // SAFETY: fcinfo is valid; AggCheckCallContext only reads it and writes `context`.
     if unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut context) } == 0 {
         raise_with(
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -56,6 +69,8 @@ unsafe fn state<T>(fcinfo: pg_sys::FunctionCallInfo, init: fn() -> T) -> *mut T 
         );
     }
     let boxed = Box::into_raw(Box::new(init()));
+    // SAFETY: `context` is the aggregate's live memory context; the callback struct is allocated
+    // in it, so it lives exactly as long as the state it frees.
     unsafe {
         let callback =
             pg_sys::MemoryContextAlloc(context, size_of::<pg_sys::MemoryContextCallback>())
@@ -84,11 +99,15 @@ fn bytea_datum(bytes: Vec<u8>) -> pg_sys::Datum {
 pub unsafe extern "C-unwind" fn routed_quantile_add(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    let s = unsafe { state(fcinfo, QuantileSketch::new) };
-    if let Some(x) = unsafe { pg_getarg::<f64>(fcinfo, 1) } {
-        unsafe { (*s).add(x) };
+    // SAFETY: see the top of the entry points; argument 1 is a float8, the state one made here
+    // for QuantileSketch and used by this backend alone.
+    unsafe {
+        let s = state(fcinfo, QuantileSketch::new);
+        if let Some(x) = pg_getarg::<f64>(fcinfo, 1) {
+            (*s).add(x);
+        }
+        pg_sys::Datum::from(s)
     }
-    pg_sys::Datum::from(s)
 }
 
 #[pg_guard]
@@ -96,11 +115,15 @@ pub unsafe extern "C-unwind" fn routed_quantile_add(
 pub unsafe extern "C-unwind" fn routed_quantile_merge_add(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    let s = unsafe { state(fcinfo, QuantileSketch::new) };
-    if let Some(bytes) = unsafe { pg_getarg::<&[u8]>(fcinfo, 1) } {
-        unsafe { (*s).merge_bytes(bytes) }.unwrap_or_else(|e| bad_sketch("quantile", e));
+    // SAFETY: see the top of the entry points; argument 1 is a bytea.
+    unsafe {
+        let s = state(fcinfo, QuantileSketch::new);
+        if let Some(bytes) = pg_getarg::<&[u8]>(fcinfo, 1) {
+            (*s).merge_bytes(bytes)
+                .unwrap_or_else(|e| bad_sketch("quantile", e));
+        }
+        pg_sys::Datum::from(s)
     }
-    pg_sys::Datum::from(s)
 }
 
 #[pg_guard]
@@ -108,18 +131,25 @@ pub unsafe extern "C-unwind" fn routed_quantile_merge_add(
 pub unsafe extern "C-unwind" fn routed_quantile_final(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    let s = unsafe { pg_getarg_datum_raw(fcinfo, 0) }.cast_mut_ptr::<QuantileSketch>();
-    bytea_datum(unsafe { (*s).to_bytes() })
+    // SAFETY: STRICT: argument 0 is a non-NULL QuantileSketch state made by `state`.
+    let s = unsafe { &*pg_getarg_datum_raw(fcinfo, 0).cast_mut_ptr::<QuantileSketch>() };
+    bytea_datum(s.to_bytes())
 }
 
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn routed_quantile(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-    let bytes = unsafe { pg_getarg::<&[u8]>(fcinfo, 0) }.unwrap_or_default();
-    let q = unsafe { pg_getarg::<f64>(fcinfo, 1) }.unwrap_or(f64::NAN);
+    // SAFETY: see the top of the entry points: (bytea, float8), both non-NULL.
+    let (bytes, q) = unsafe {
+        (
+            pg_getarg::<&[u8]>(fcinfo, 0).unwrap_or_default(),
+            pg_getarg::<f64>(fcinfo, 1).unwrap_or(f64::NAN),
+        )
+    };
     let sketch = QuantileSketch::from_bytes(bytes).unwrap_or_else(|e| bad_sketch("quantile", e));
     match sketch.quantile(q) {
         Some(v) => v.into_datum().expect("float8"),
+        // SAFETY: fcinfo is valid for the call; a NULL result is returned through isnull.
         None => unsafe {
             (*fcinfo).isnull = true;
             pg_sys::Datum::from(0usize)
@@ -129,7 +159,12 @@ pub unsafe extern "C-unwind" fn routed_quantile(fcinfo: pg_sys::FunctionCallInfo
 
 /// The hash of argument 1 by its type's extended hash function (cached in fn_extra), so values
 /// equal for the type hash alike.
+///
+/// # Safety
+/// `fcinfo` is `routed_distinct_add`'s call info with a non-NULL argument 1.
 unsafe fn hash_arg(fcinfo: pg_sys::FunctionCallInfo) -> u64 {
+    // SAFETY: flinfo lives as long as the query; fn_extra is ours to cache in, and the type
+    // cache entry it points into is never freed; argument 1 is a non-NULL value of its type.
     unsafe {
         let flinfo = (*fcinfo).flinfo;
         if (*flinfo).fn_extra.is_null() {
@@ -162,12 +197,15 @@ unsafe fn hash_arg(fcinfo: pg_sys::FunctionCallInfo) -> u64 {
 pub unsafe extern "C-unwind" fn routed_distinct_add(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    let s = unsafe { state(fcinfo, DistinctSketch::new) };
-    if !unsafe { pg_arg_is_null(fcinfo, 1) } {
-        let h = unsafe { hash_arg(fcinfo) };
-        unsafe { (*s).add_hash(h) };
+    // SAFETY: see the top of the entry points; argument 1 is any type, read by hash_arg only
+    // when it is not NULL.
+    unsafe {
+        let s = state(fcinfo, DistinctSketch::new);
+        if !pg_arg_is_null(fcinfo, 1) {
+            (*s).add_hash(hash_arg(fcinfo));
+        }
+        pg_sys::Datum::from(s)
     }
-    pg_sys::Datum::from(s)
 }
 
 #[pg_guard]
@@ -175,11 +213,15 @@ pub unsafe extern "C-unwind" fn routed_distinct_add(
 pub unsafe extern "C-unwind" fn routed_distinct_merge_add(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    let s = unsafe { state(fcinfo, DistinctSketch::dense) };
-    if let Some(bytes) = unsafe { pg_getarg::<&[u8]>(fcinfo, 1) } {
-        unsafe { (*s).merge_bytes(bytes) }.unwrap_or_else(|e| bad_sketch("distinct", e));
+    // SAFETY: see the top of the entry points; argument 1 is a bytea.
+    unsafe {
+        let s = state(fcinfo, DistinctSketch::dense);
+        if let Some(bytes) = pg_getarg::<&[u8]>(fcinfo, 1) {
+            (*s).merge_bytes(bytes)
+                .unwrap_or_else(|e| bad_sketch("distinct", e));
+        }
+        pg_sys::Datum::from(s)
     }
-    pg_sys::Datum::from(s)
 }
 
 #[pg_guard]
@@ -187,8 +229,9 @@ pub unsafe extern "C-unwind" fn routed_distinct_merge_add(
 pub unsafe extern "C-unwind" fn routed_distinct_final(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    let s = unsafe { pg_getarg_datum_raw(fcinfo, 0) }.cast_mut_ptr::<DistinctSketch>();
-    bytea_datum(unsafe { (*s).to_bytes() })
+    // SAFETY: STRICT: argument 0 is a non-NULL DistinctSketch state made by `state`.
+    let s = unsafe { &*pg_getarg_datum_raw(fcinfo, 0).cast_mut_ptr::<DistinctSketch>() };
+    bytea_datum(s.to_bytes())
 }
 
 #[pg_guard]
@@ -196,6 +239,7 @@ pub unsafe extern "C-unwind" fn routed_distinct_final(
 pub unsafe extern "C-unwind" fn routed_distinct_count(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
+    // SAFETY: see the top of the entry points: a non-NULL bytea.
     let bytes = unsafe { pg_getarg::<&[u8]>(fcinfo, 0) }.unwrap_or_default();
     let sketch = DistinctSketch::from_bytes(bytes).unwrap_or_else(|e| bad_sketch("distinct", e));
     (sketch.estimate() as i64).into_datum().expect("int8")

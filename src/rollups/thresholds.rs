@@ -34,6 +34,7 @@ pub unsafe extern "C-unwind" fn forget_thresholds(_arg: pg_sys::Datum, relid: pg
 }
 
 pub fn register_invalidation_callback() {
+    // SAFETY: a plain function pointer registered once per backend from _PG_init.
     unsafe {
         pg_sys::CacheRegisterRelcacheCallback(Some(forget_thresholds), pg_sys::Datum::from(0usize))
     };
@@ -58,6 +59,8 @@ pub fn max_threshold(source: pg_sys::Oid) -> i64 {
         pg_sys::SPI_OK_SELECT,
         "reading rollup thresholds",
     );
+    // SAFETY: SPI_tuptable holds the `processed` rows of the query just run, until SPI_finish
+    // below.
     let threshold = unsafe {
         if processed != 1 {
             raise_with(
@@ -70,6 +73,7 @@ pub fn max_threshold(source: pg_sys::Oid) -> i64 {
         let mut isnull = false;
         pg_sys::SPI_getbinval(*table.vals, table.tupdesc, 1, &mut isnull).value() as i64
     };
+    // SAFETY: pairs the spi_connect above.
     unsafe { pg_sys::SPI_finish() };
     MAX_THRESHOLDS.with_borrow_mut(|m| m.insert(source, threshold));
     threshold

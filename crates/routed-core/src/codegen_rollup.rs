@@ -7,7 +7,7 @@ use crate::codegen::{Gen, ParamValue};
 use crate::model::{oid, SqlType};
 use crate::names::quote_ident;
 use crate::query::Agg;
-use crate::resolve::{Bound, BoundMeasure};
+use crate::resolve::{Bound, BoundMeasure, BoundTime};
 use crate::rollup::{RollupDef, State, StateKind};
 use crate::route::RollupRead;
 use crate::time::format_rfc3339_utc;
@@ -52,69 +52,78 @@ impl Gen {
             .time
             .as_ref()
             .expect("the router reads rollups only for time ranges");
-        let states = needed_states(def, &b.measures);
-        let mut dims: Vec<&str> = b.dimensions.iter().map(String::as_str).collect();
-        for f in &b.filters {
-            if !dims.contains(&f.column.as_str()) {
-                dims.push(&f.column);
-            }
-        }
-        for f in b.measures.iter().flat_map(|m| m.filters.iter()) {
-            if !dims.contains(&f.column.as_str()) {
-                dims.push(&f.column);
-            }
-        }
-        // outer: merge partial states into the answer's columns
-        self.push("SELECT ");
-        let mut first = true;
-        let mut sep = |g: &mut Gen| {
-            if !first {
-                g.push(", ");
-            }
-            first = false;
-        };
-        let mut n = 0;
         // fixed granularities: each half computes the answer's bucket (a multiple of the
         // rollup's width); calendar ones: each half keeps the rollup's buckets and the outer
         // query truncates them once (the router checked that they tile the calendar buckets),
         // so base rows pay for date_bin, not for a time-zone conversion each
-        let bucketed = t.granularity.is_some();
-        let calendar = t.granularity.is_some_and(|g| g.calendar_field().is_some());
-        if bucketed {
-            sep(self);
-            n += 1;
-            if calendar {
+        let shape = Shape {
+            states: needed_states(def, &b.measures),
+            dims: read_columns(b),
+            bucketed: t.granularity.is_some(),
+            calendar: t.granularity.is_some_and(|g| g.calendar_field().is_some()),
+        };
+        self.merged_select(b, def, t, &shape);
+        self.rollup_half(b, def, read, t, &shape);
+        if !read.base_ranges.is_empty() {
+            self.base_half(b, def, read, t, &shape);
+        }
+        self.push(") AS u");
+        self.qualifier = "";
+        self.group_order_limit(b);
+    }
+
+    /// The outer SELECT: merges both halves' partial states into the answer's columns.
+    fn merged_select(&mut self, b: &Bound, def: &RollupDef, t: &BoundTime, shape: &Shape) {
+        let mut columns: Vec<String> = Vec::new();
+        if shape.bucketed {
+            let start = self.sql.len();
+            if shape.calendar {
                 self.bucket_of(t, "u.b");
             } else {
                 self.push("u.b");
             }
-            let _ = write!(self.sql, " AS c{n}");
+            columns.push(self.sql.split_off(start));
         }
         for d in &b.dimensions {
-            sep(self);
-            n += 1;
-            let _ = write!(self.sql, "u.{} AS c{n}", quote_ident(d));
+            columns.push(format!("u.{}", quote_ident(d)));
         }
         for (mi, m) in b.measures.iter().enumerate() {
-            sep(self);
-            n += 1;
+            let start = self.sql.len();
             self.merged(def, m, &b.outputs[b.group_keys() + mi].type_name);
-            let _ = write!(self.sql, " AS c{n}");
+            columns.push(self.sql.split_off(start));
         }
-        // rollup half
+        self.push("SELECT ");
+        for (i, c) in columns.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            let _ = write!(self.sql, "{c} AS c{}", i + 1);
+        }
+    }
+
+    /// The rollup half: its buckets (and deltas) inside the read range, outside the ranges the
+    /// base table answers.
+    fn rollup_half(
+        &mut self,
+        b: &Bound,
+        def: &RollupDef,
+        read: &RollupRead,
+        t: &BoundTime,
+        shape: &Shape,
+    ) {
         self.push(" FROM (SELECT ");
-        if calendar {
+        if shape.calendar {
             self.push("r.bucket");
-        } else if bucketed {
+        } else if shape.bucketed {
             self.bucket_of(t, "r.bucket");
         } else {
             self.push("NULL");
         }
         self.push(" AS b");
-        for d in &dims {
+        for d in &shape.dims {
             let _ = write!(self.sql, ", r.{}", quote_ident(d));
         }
-        for s in &states {
+        for s in &shape.states {
             let _ = write!(self.sql, ", r.{}", quote_ident(&s.name));
         }
         let _ = write!(
@@ -140,67 +149,77 @@ impl Gen {
             self.push(" AND ");
             self.conjunction(&b.filters);
         }
-        // base half: the same states over the rows of the ranges the rollup leaves out
-        if !read.base_ranges.is_empty() {
-            let col = quote_ident(&def.time_column);
-            self.push(" UNION ALL SELECT ");
-            if calendar {
-                self.push("date_bin(");
-                self.text(
-                    format!("{} seconds", def.width_secs),
-                    oid::INTERVAL,
-                    "interval",
-                    "time.granularity",
-                );
-                let _ = write!(self.sql, ", s.{col}, TIMESTAMPTZ '1970-01-01 00:00:00+00')");
-            } else if bucketed {
-                self.bucket_of(t, &format!("s.{col}"));
-            } else {
-                self.push("NULL");
-            }
-            for d in &dims {
-                let _ = write!(self.sql, ", s.{}", quote_ident(d));
-            }
-            for s in &states {
-                let _ = write!(self.sql, ", {}", s.expr("s."));
-            }
-            if read.base_ranges.len() <= MAX_OR_RANGES {
-                // a few ranges: OR'ed, so the planner sees them (bitmap index scans, estimates)
-                let _ = write!(self.sql, " FROM {} AS s WHERE (", b.relation);
-                for (i, (lo, hi)) in read.base_ranges.iter().enumerate() {
-                    self.push(if i > 0 { " OR (" } else { "(" });
-                    if let Some(lo) = lo {
-                        let _ = write!(self.sql, "s.{col} >= ");
-                        self.timestamptz(*lo, "time");
-                        self.push(" AND ");
-                    }
-                    let _ = write!(self.sql, "s.{col} < ");
-                    self.timestamptz(*hi, "time");
-                    self.push(")");
-                }
-                self.push(")");
-            } else {
-                self.push(" FROM unnest(");
-                self.ranges(read);
-                let _ = write!(
-                    self.sql,
-                    ") AS x(range) JOIN {} AS s ON s.{col} >= lower(x.range) AND s.{col} < upper(x.range) WHERE true",
-                    b.relation
-                );
-            }
-            self.qualifier = "s.";
-            if !b.filters.is_empty() {
-                self.push(" AND ");
-                self.conjunction(&b.filters);
-            }
-            self.push(" GROUP BY 1");
-            for i in 0..dims.len() {
-                let _ = write!(self.sql, ", {}", i + 2);
-            }
+    }
+
+    /// The base half: the same states over the rows of the ranges the rollup leaves out.
+    fn base_half(
+        &mut self,
+        b: &Bound,
+        def: &RollupDef,
+        read: &RollupRead,
+        t: &BoundTime,
+        shape: &Shape,
+    ) {
+        let col = quote_ident(&def.time_column);
+        self.push(" UNION ALL SELECT ");
+        if shape.calendar {
+            self.push("date_bin(");
+            self.text(
+                format!("{} seconds", def.width_secs),
+                oid::INTERVAL,
+                "interval",
+                "time.granularity",
+            );
+            let _ = write!(self.sql, ", s.{col}, TIMESTAMPTZ '1970-01-01 00:00:00+00')");
+        } else if shape.bucketed {
+            self.bucket_of(t, &format!("s.{col}"));
+        } else {
+            self.push("NULL");
         }
-        self.push(") AS u");
-        self.qualifier = "";
-        self.group_order_limit(b);
+        for d in &shape.dims {
+            let _ = write!(self.sql, ", s.{}", quote_ident(d));
+        }
+        for s in &shape.states {
+            let _ = write!(self.sql, ", {}", s.expr("s."));
+        }
+        self.base_rows(b, read, &col);
+        self.qualifier = "s.";
+        if !b.filters.is_empty() {
+            self.push(" AND ");
+            self.conjunction(&b.filters);
+        }
+        self.push(" GROUP BY 1");
+        for i in 0..shape.dims.len() {
+            let _ = write!(self.sql, ", {}", i + 2);
+        }
+    }
+
+    /// `FROM` the base table, restricted to the ranges the rollup leaves out.
+    fn base_rows(&mut self, b: &Bound, read: &RollupRead, col: &str) {
+        if read.base_ranges.len() <= MAX_OR_RANGES {
+            // a few ranges: OR'ed, so the planner sees them (bitmap index scans, estimates)
+            let _ = write!(self.sql, " FROM {} AS s WHERE (", b.relation);
+            for (i, (lo, hi)) in read.base_ranges.iter().enumerate() {
+                self.push(if i > 0 { " OR (" } else { "(" });
+                if let Some(lo) = lo {
+                    let _ = write!(self.sql, "s.{col} >= ");
+                    self.timestamptz(*lo, "time");
+                    self.push(" AND ");
+                }
+                let _ = write!(self.sql, "s.{col} < ");
+                self.timestamptz(*hi, "time");
+                self.push(")");
+            }
+            self.push(")");
+        } else {
+            self.push(" FROM unnest(");
+            self.ranges(read);
+            let _ = write!(
+                self.sql,
+                ") AS x(range) JOIN {} AS s ON s.{col} >= lower(x.range) AND s.{col} < upper(x.range) WHERE true",
+                b.relation
+            );
+        }
     }
 
     /// One measure from merged states, cast to PostgreSQL's own result type for it.
@@ -276,6 +295,31 @@ impl Gen {
 }
 
 /// The states the measures read, in the rollup's order.
+/// What both halves read: the states the measures need, the columns they group and filter on,
+/// and how buckets are computed.
+struct Shape<'a> {
+    states: Vec<&'a State>,
+    dims: Vec<&'a str>,
+    bucketed: bool,
+    calendar: bool,
+}
+
+/// The answer's dimensions, then every other column a filter (of the document or of a measure)
+/// names: each half groups by all of them.
+fn read_columns(b: &Bound) -> Vec<&str> {
+    let mut dims: Vec<&str> = b.dimensions.iter().map(String::as_str).collect();
+    for f in b
+        .filters
+        .iter()
+        .chain(b.measures.iter().flat_map(|m| m.filters.iter()))
+    {
+        if !dims.contains(&f.column.as_str()) {
+            dims.push(&f.column);
+        }
+    }
+    dims
+}
+
 fn needed_states<'a>(def: &'a RollupDef, measures: &[BoundMeasure]) -> Vec<&'a State> {
     def.states
         .iter()

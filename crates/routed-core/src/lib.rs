@@ -4,6 +4,8 @@
 //! Pipeline: [`parse::parse_text`] → [`normalize::fingerprint`] → [`resolve::bind`] (against a
 //! [`model::Relation`] the extension loaded) → [`route::plan`] → [`codegen::generate`].
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod budget;
 pub mod cache;
 pub mod codegen;

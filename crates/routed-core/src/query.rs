@@ -171,4 +171,3 @@ pub struct OrderBy {
     pub by: String,
     pub dir: Dir,
 }
-

@@ -5,7 +5,7 @@
 use crate::error::{show, Error, ErrorKind, Result};
 use crate::model::{oid, Column, Relation, SqlType};
 use crate::names::did_you_mean;
-use crate::query::{Agg, Dir, Filter, FilterValue, Op, Query};
+use crate::query::{Agg, Dir, Filter, FilterValue, Measure, Op, Query, TimeSpec};
 use crate::time::{Granularity, TimeBound};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,45 +78,7 @@ impl Bound {
 pub const MAX_OUTPUTS: usize = 100;
 
 pub fn bind(q: &Query, rel: &Relation) -> Result<Bound> {
-    let time = match &q.time {
-        None => None,
-        Some(t) => {
-            let tracked = rel.tracked_time_column.as_deref();
-            let name = t.column.as_deref().or(tracked).ok_or_else(|| {
-                Error::invalid(
-                    "time.column",
-                    format!(
-                        "is required: {} is not tracked, so name its time column",
-                        rel.display()
-                    ),
-                )
-            })?;
-            let col = column(rel, name, "time.column")?;
-            let kind = match col.base_oid {
-                oid::TIMESTAMPTZ => TimeKind::TimestampTz,
-                oid::TIMESTAMP => TimeKind::Timestamp,
-                oid::DATE => TimeKind::Date,
-                _ => {
-                    return Err(Error::new(
-                        ErrorKind::DatatypeMismatch,
-                        "time.column",
-                        format!(
-                            "column {} has type {}; expected timestamptz, timestamp or date",
-                            show(name),
-                            col.ty.name
-                        ),
-                    ))
-                }
-            };
-            Some(BoundTime {
-                column: name.into(),
-                kind,
-                from: t.from,
-                to: t.to,
-                granularity: t.granularity,
-            })
-        }
-    };
+    let time = q.time.as_ref().map(|t| bind_time(t, rel)).transpose()?;
     let mut outputs = Vec::new();
     if time.as_ref().is_some_and(|t| t.granularity.is_some()) {
         outputs.push(OutputColumn {
@@ -133,43 +95,11 @@ pub fn bind(q: &Query, rel: &Relation) -> Result<Bound> {
             type_oid: col.ty.oid,
         });
     }
-    let mut measures = Vec::new();
+    let mut measures = Vec::with_capacity(q.measures.len());
     for (i, m) in q.measures.iter().enumerate() {
-        let path = format!("measures[{i}]");
-        let (type_oid, type_name) = match &m.column {
-            None => (oid::INT8, "int8".to_string()),
-            Some(c) => {
-                let col = column(rel, c, &format!("{path}.column"))?;
-                result_type(m.agg, col).ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::DatatypeMismatch,
-                        format!("{path}.column"),
-                        format!(
-                            "{} cannot be applied to column {} of type {}",
-                            m.agg.name(),
-                            show(c),
-                            col.ty.name
-                        ),
-                    )
-                    .with_hint(agg_type_hint(m.agg))
-                })?
-            }
-        };
-        if m.column.is_none() && !rel.table_selectable {
-            return Err(no_privilege(rel, None));
-        }
-        let filters = bind_filters(&m.filters, rel, &format!("{path}.where"))?;
-        measures.push(BoundMeasure {
-            agg: m.agg,
-            column: m.column.clone(),
-            q: m.q,
-            filters,
-        });
-        outputs.push(OutputColumn {
-            name: m.name.clone(),
-            type_name,
-            type_oid,
-        });
+        let (measure, output) = bind_measure(m, rel, &format!("measures[{i}]"))?;
+        measures.push(measure);
+        outputs.push(output);
     }
     if outputs.len() > MAX_OUTPUTS {
         return Err(Error::invalid(
@@ -181,6 +111,101 @@ pub fn bind(q: &Query, rel: &Relation) -> Result<Bound> {
         ));
     }
     let filters = bind_filters(&q.filters, rel, "where")?;
+    let order = bind_order(q, &outputs, outputs.len() - measures.len());
+    Ok(Bound {
+        relation: rel.quoted(),
+        relation_display: rel.display(),
+        time,
+        dimensions: q.dimensions.clone(),
+        measures,
+        filters,
+        order,
+        limit: q.limit,
+        outputs,
+        exact: q.exact,
+    })
+}
+
+/// The time column: named by the document, else the source's tracked one; of a time type.
+fn bind_time(t: &TimeSpec, rel: &Relation) -> Result<BoundTime> {
+    let tracked = rel.tracked_time_column.as_deref();
+    let name = t.column.as_deref().or(tracked).ok_or_else(|| {
+        Error::invalid(
+            "time.column",
+            format!(
+                "is required: {} is not tracked, so name its time column",
+                rel.display()
+            ),
+        )
+    })?;
+    let col = column(rel, name, "time.column")?;
+    let kind = match col.base_oid {
+        oid::TIMESTAMPTZ => TimeKind::TimestampTz,
+        oid::TIMESTAMP => TimeKind::Timestamp,
+        oid::DATE => TimeKind::Date,
+        _ => {
+            return Err(Error::new(
+                ErrorKind::DatatypeMismatch,
+                "time.column",
+                format!(
+                    "column {} has type {}; expected timestamptz, timestamp or date",
+                    show(name),
+                    col.ty.name
+                ),
+            ))
+        }
+    };
+    Ok(BoundTime {
+        column: name.into(),
+        kind,
+        from: t.from,
+        to: t.to,
+        granularity: t.granularity,
+    })
+}
+
+/// One measure and its output column, typed as PostgreSQL types the aggregate's result.
+fn bind_measure(m: &Measure, rel: &Relation, path: &str) -> Result<(BoundMeasure, OutputColumn)> {
+    let (type_oid, type_name) = match &m.column {
+        None => (oid::INT8, "int8".to_string()),
+        Some(c) => {
+            let col = column(rel, c, &format!("{path}.column"))?;
+            result_type(m.agg, col).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::DatatypeMismatch,
+                    format!("{path}.column"),
+                    format!(
+                        "{} cannot be applied to column {} of type {}",
+                        m.agg.name(),
+                        show(c),
+                        col.ty.name
+                    ),
+                )
+                .with_hint(agg_type_hint(m.agg))
+            })?
+        }
+    };
+    if m.column.is_none() && !rel.table_selectable {
+        return Err(no_privilege(rel, None));
+    }
+    let filters = bind_filters(&m.filters, rel, &format!("{path}.where"))?;
+    let measure = BoundMeasure {
+        agg: m.agg,
+        column: m.column.clone(),
+        q: m.q,
+        filters,
+    };
+    let output = OutputColumn {
+        name: m.name.clone(),
+        type_name,
+        type_oid,
+    };
+    Ok((measure, output))
+}
+
+/// The document's order by output index, then every group key not named (ascending), so the
+/// answer's order is always deterministic. `keys`: the outputs before the measures.
+fn bind_order(q: &Query, outputs: &[OutputColumn], keys: usize) -> Vec<(usize, Dir)> {
     let mut order: Vec<(usize, Dir)> = q
         .order
         .iter()
@@ -194,25 +219,12 @@ pub fn bind(q: &Query, rel: &Relation) -> Result<Bound> {
             )
         })
         .collect();
-    // outputs are the group keys (bucket, dimensions) followed by the measures
-    let keys = outputs.len() - measures.len();
     for k in 0..keys {
         if !order.iter().any(|(i, _)| *i == k) {
             order.push((k, Dir::Asc));
         }
     }
-    Ok(Bound {
-        relation: rel.quoted(),
-        relation_display: rel.display(),
-        time,
-        dimensions: q.dimensions.clone(),
-        measures,
-        filters,
-        order,
-        limit: q.limit,
-        outputs,
-        exact: q.exact,
-    })
+    order
 }
 
 fn column<'a>(rel: &'a Relation, name: &str, path: &str) -> Result<&'a Column> {

@@ -4,7 +4,7 @@
 //! `rollup+base` answer, so both halves of an answer are computed the same way.
 
 use crate::error::{show, Error, ErrorKind, Result};
-use crate::model::{oid, Relation};
+use crate::model::{oid, Column, Relation};
 use crate::names::quote_ident;
 use crate::query::{Agg, MAX_IDENTIFIER_BYTES, MAX_ITEMS};
 use serde_json::Value;
@@ -241,108 +241,124 @@ pub fn parse_states(measures: &Value, rel: &Relation) -> Result<Vec<State>> {
         base_oid: 0,
     }];
     for (i, m) in items.iter().enumerate() {
-        let path = format!("measures[{i}]");
-        let obj = m.as_object().ok_or_else(|| {
-            Error::invalid(
-                &path,
-                "must be an object like {\"agg\": \"sum\", \"column\": \"x\"}",
-            )
-        })?;
-        if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "agg" | "column")) {
-            return Err(Error::invalid(
-                format!("{path}.{k}"),
-                "unknown key; a rollup measure has only \"agg\" and \"column\"",
-            ));
-        }
-        let agg_text = obj.get("agg").and_then(Value::as_str).ok_or_else(|| {
-            Error::invalid(
-                format!("{path}.agg"),
-                "is required: one of count, sum, min, max, avg, percentile, count_distinct",
-            )
-        })?;
-        let agg = match agg_text {
-            "count" => Agg::Count,
-            "sum" => Agg::Sum,
-            "min" => Agg::Min,
-            "max" => Agg::Max,
-            "avg" => Agg::Avg,
-            "percentile" => Agg::Percentile,
-            "count_distinct" => Agg::CountDistinct,
-            other => {
-                return Err(Error::invalid(
-                    format!("{path}.agg"),
-                    format!(
-                        "unknown aggregate {}; expected one of count, sum, min, max, avg, percentile, count_distinct",
-                        show(other)
-                    ),
-                ))
-            }
-        };
-        let column = match obj.get("column") {
-            None | Some(Value::Null) if agg == Agg::Count => continue,
-            None | Some(Value::Null) => {
-                return Err(Error::invalid(
-                    format!("{path}.column"),
-                    format!("is required for {}", agg.name()),
-                ))
-            }
-            Some(Value::String(c)) => c.clone(),
-            Some(_) => return Err(Error::invalid(format!("{path}.column"), "must be a string")),
-        };
-        let col = rel.column(&column).ok_or_else(|| {
-            Error::new(
-                ErrorKind::UndefinedColumn,
-                format!("{path}.column"),
-                format!(
-                    "column {} does not exist in {}",
-                    show(&column),
-                    rel.display()
-                ),
-            )
-        })?;
-        if crate::resolve::result_type(agg, col).is_none() {
-            return Err(Error::new(
-                ErrorKind::DatatypeMismatch,
-                format!("{path}.column"),
-                format!(
-                    "{} cannot be applied to column {} of type {}",
-                    agg.name(),
-                    show(&column),
-                    col.ty.name
-                ),
-            ));
-        }
-        let kinds: &[StateKind] = match agg {
-            Agg::Count => &[StateKind::Count],
-            Agg::Sum => &[StateKind::Sum],
-            Agg::Min => &[StateKind::Min],
-            Agg::Max => &[StateKind::Max],
-            Agg::Percentile => &[StateKind::Quantile],
-            Agg::CountDistinct => &[StateKind::Distinct],
-            Agg::Avg => &[StateKind::AvgSum, StateKind::Count],
-        };
-        for &kind in kinds {
-            if states
-                .iter()
-                .any(|s| s.kind == kind && s.column.as_deref() == Some(&column))
-            {
-                continue;
-            }
-            let readable = format!("{}({column})", kind.name());
-            let name = if readable.len() <= MAX_IDENTIFIER_BYTES {
-                readable
-            } else {
-                format!("{}#{}", kind.name(), states.len())
-            };
-            states.push(State {
-                kind,
-                column: Some(column.clone()),
-                name,
-                base_oid: col.base_oid,
-            });
+        if let Some((agg, column, col)) = rollup_measure(m, &format!("measures[{i}]"), rel)? {
+            add_states(&mut states, agg, &column, col.base_oid);
         }
     }
     Ok(states)
+}
+
+/// One measure of a rollup definition, checked against the source: None for `count` of rows
+/// (always kept), else the aggregate and its column.
+fn rollup_measure<'r>(
+    m: &Value,
+    path: &str,
+    rel: &'r Relation,
+) -> Result<Option<(Agg, String, &'r Column)>> {
+    let obj = m.as_object().ok_or_else(|| {
+        Error::invalid(
+            path,
+            "must be an object like {\"agg\": \"sum\", \"column\": \"x\"}",
+        )
+    })?;
+    if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "agg" | "column")) {
+        return Err(Error::invalid(
+            format!("{path}.{k}"),
+            "unknown key; a rollup measure has only \"agg\" and \"column\"",
+        ));
+    }
+    let agg_text = obj.get("agg").and_then(Value::as_str).ok_or_else(|| {
+        Error::invalid(
+            format!("{path}.agg"),
+            "is required: one of count, sum, min, max, avg, percentile, count_distinct",
+        )
+    })?;
+    let agg = match agg_text {
+        "count" => Agg::Count,
+        "sum" => Agg::Sum,
+        "min" => Agg::Min,
+        "max" => Agg::Max,
+        "avg" => Agg::Avg,
+        "percentile" => Agg::Percentile,
+        "count_distinct" => Agg::CountDistinct,
+        other => {
+            return Err(Error::invalid(
+                format!("{path}.agg"),
+                format!(
+                    "unknown aggregate {}; expected one of count, sum, min, max, avg, percentile, count_distinct",
+                    show(other)
+                ),
+            ))
+        }
+    };
+    let column = match obj.get("column") {
+        None | Some(Value::Null) if agg == Agg::Count => return Ok(None),
+        None | Some(Value::Null) => {
+            return Err(Error::invalid(
+                format!("{path}.column"),
+                format!("is required for {}", agg.name()),
+            ))
+        }
+        Some(Value::String(c)) => c.clone(),
+        Some(_) => return Err(Error::invalid(format!("{path}.column"), "must be a string")),
+    };
+    let col = rel.column(&column).ok_or_else(|| {
+        Error::new(
+            ErrorKind::UndefinedColumn,
+            format!("{path}.column"),
+            format!(
+                "column {} does not exist in {}",
+                show(&column),
+                rel.display()
+            ),
+        )
+    })?;
+    if crate::resolve::result_type(agg, col).is_none() {
+        return Err(Error::new(
+            ErrorKind::DatatypeMismatch,
+            format!("{path}.column"),
+            format!(
+                "{} cannot be applied to column {} of type {}",
+                agg.name(),
+                show(&column),
+                col.ty.name
+            ),
+        ));
+    }
+    Ok(Some((agg, column, col)))
+}
+
+/// Adds the states `agg` of `column` needs that the rollup does not keep yet.
+fn add_states(states: &mut Vec<State>, agg: Agg, column: &str, base_oid: u32) {
+    let kinds: &[StateKind] = match agg {
+        Agg::Count => &[StateKind::Count],
+        Agg::Sum => &[StateKind::Sum],
+        Agg::Min => &[StateKind::Min],
+        Agg::Max => &[StateKind::Max],
+        Agg::Percentile => &[StateKind::Quantile],
+        Agg::CountDistinct => &[StateKind::Distinct],
+        Agg::Avg => &[StateKind::AvgSum, StateKind::Count],
+    };
+    for &kind in kinds {
+        if states
+            .iter()
+            .any(|s| s.kind == kind && s.column.as_deref() == Some(column))
+        {
+            continue;
+        }
+        let readable = format!("{}({column})", kind.name());
+        let name = if readable.len() <= MAX_IDENTIFIER_BYTES {
+            readable
+        } else {
+            format!("{}#{}", kind.name(), states.len())
+        };
+        states.push(State {
+            kind,
+            column: Some(column.to_string()),
+            name,
+            base_oid,
+        });
+    }
 }
 
 /// Checks the rollup's dimensions against the source and the names the rollup table uses.

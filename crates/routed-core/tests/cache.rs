@@ -12,6 +12,8 @@ fn memory(bytes: usize) -> Vec<u64> {
 }
 
 fn partition(mem: &mut [u64], dims: Dims) -> Partition {
+    // SAFETY: callers size `mem` with memory(dims.bytes()), 8-byte aligned, and keep it alive
+    // as long as the partition.
     unsafe { Partition::init(mem.as_mut_ptr() as *mut u8, dims) }
 }
 
@@ -161,6 +163,8 @@ proptest! {
 
 fn ring(capacity: u64) -> (Vec<u64>, Ring) {
     let mut mem = memory(Ring::bytes(capacity));
+    // SAFETY: mem holds Ring::bytes(capacity), 8-byte aligned, returned beside the ring so it
+    // lives as long as the ring.
     let r = unsafe { Ring::init(mem.as_mut_ptr() as *mut u8, capacity) };
     (mem, r)
 }

@@ -55,15 +55,20 @@ impl Ring {
     }
 
     fn capacity(&self) -> u64 {
+        // SAFETY: header points at the ring's header, valid while the region is (Ring::attach's
+        // contract).
         unsafe { (*self.header).capacity }
     }
 
     /// The position the next change will take (changes so far).
     pub fn head(&self) -> u64 {
+        // SAFETY: header points at the ring's header, valid while the region is (Ring::attach's
+        // contract).
         unsafe { (*self.header).head.load(Ordering::Acquire) }
     }
 
     fn at(&self, pos: u64) -> Change {
+        // SAFETY: the index is below capacity, within the array Ring::init laid out.
         unsafe { *self.changes.add((pos % self.capacity()) as usize) }
     }
 
@@ -74,6 +79,7 @@ impl Ring {
         if head > 0 {
             change.published_us = change.published_us.max(self.at(head - 1).published_us);
         }
+        // SAFETY: the caller holds the ring lock exclusively; the index is below capacity.
         unsafe {
             *self.changes.add((head % self.capacity()) as usize) = change;
             (*self.header).head.store(head + 1, Ordering::Release);

@@ -6,7 +6,6 @@ use crate::error::{show, Error, Result};
 use crate::query::*;
 use serde_json::Value;
 
-
 pub fn parse_measure(v: &Value, path: Path<'_>) -> Result<Measure> {
     let obj = as_object(v, path, "an object with name, agg, column, q, where")?;
     check_keys(obj, path, &["name", "agg", "column", "q", "where"])?;

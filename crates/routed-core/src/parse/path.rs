@@ -41,4 +41,3 @@ impl From<Path<'_>> for String {
         p.to_string()
     }
 }
-

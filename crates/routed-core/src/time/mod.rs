@@ -6,8 +6,8 @@ mod calendar;
 #[cfg(test)]
 mod tests;
 
-pub use calendar::{format_interval, format_rfc3339_utc, parse_rfc3339};
 use crate::error::{show, Error, Result};
+pub use calendar::{format_interval, format_rfc3339_utc, parse_rfc3339};
 
 pub const MICROS_PER_SECOND: i64 = 1_000_000;
 pub const SECONDS_PER_DAY: i64 = 86_400;

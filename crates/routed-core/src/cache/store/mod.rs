@@ -177,22 +177,29 @@ impl Partition {
     }
 
     fn h(&self) -> &Header {
+        // SAFETY: header points at the partition's header (Partition::attach's contract).
         unsafe { &*self.header }
     }
 
     fn hm(&mut self) -> &mut Header {
+        // SAFETY: header points at the partition's header; &mut self means the caller holds the
+        // exclusive lock.
         unsafe { &mut *self.header }
     }
 
     pub fn slot(&self, i: u32) -> &Slot {
+        // SAFETY: callers pass slot indices below nslots, within the slot array.
         unsafe { &*self.slots.add(i as usize) }
     }
 
     fn slot_mut(&mut self, i: u32) -> &mut Slot {
+        // SAFETY: callers pass slot indices below nslots; &mut self means the exclusive lock is
+        // held.
         unsafe { &mut *self.slots.add(i as usize) }
     }
 
     fn bucket_of(&self, hash: u64) -> *mut i32 {
+        // SAFETY: nbuckets is a power of two and the mask keeps the index within the bucket array.
         unsafe {
             self.buckets
                 .add((hash & (self.h().nbuckets as u64 - 1)) as usize)
@@ -200,6 +207,7 @@ impl Partition {
     }
 
     fn next_block(&self, b: i32) -> i32 {
+        // SAFETY: b is a block index taken from a slot's or the free list's chain, below nblocks.
         unsafe { *self.block_next.add(b as usize) }
     }
 
@@ -217,6 +225,7 @@ impl Partition {
 
     /// The slot holding `key` (READY), or a FILLING slot with the same hashes (when `filling`).
     pub fn find(&self, hash: u64, hash2: u64, key: &[u8], filling: bool) -> Option<u32> {
+        // SAFETY: bucket_of returns a pointer within the bucket array.
         let mut i = unsafe { *self.bucket_of(hash) };
         while i != NIL {
             let s = self.slot(i as u32);
@@ -254,6 +263,8 @@ impl Partition {
             if block_end > from {
                 let lo = from.max(block_start);
                 let hi = end.min(block_end);
+                // SAFETY: block b is below nblocks and lo..hi lies within it (both clamped to the
+                // block just above).
                 let bytes = unsafe {
                     std::slice::from_raw_parts(
                         self.blocks

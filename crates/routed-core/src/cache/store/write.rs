@@ -4,7 +4,6 @@
 use super::*;
 
 impl Partition {
-
     /// Takes a slot for a backend about to compute `hash`'s answer (FILLING), evicting if no slot
     /// is free. Returns the slot and how many entries were evicted, or None when every slot is
     /// being filled.
@@ -28,8 +27,10 @@ impl Partition {
         s.nblocks = 0;
         s.key_len = 0;
         s.value_len = 0;
+        // SAFETY: bucket_of returns a pointer within the bucket array; the exclusive lock is held.
         s.next = unsafe { *bucket };
         s.state.store(FILLING, Ordering::Release);
+        // SAFETY: bucket_of returns a pointer within the bucket array; the exclusive lock is held.
         unsafe { *bucket = i };
         Some((i as u32, evicted))
     }
@@ -64,6 +65,7 @@ impl Partition {
             last = self.next_block(last);
         }
         let rest = self.next_block(last);
+        // SAFETY: last is a block of the free list, below nblocks; the exclusive lock is held.
         unsafe { *self.block_next.add(last as usize) = NIL };
         self.hm().free_block = rest;
         self.hm().free_blocks -= need;
@@ -75,6 +77,8 @@ impl Partition {
             while !src.is_empty() {
                 let in_block = written % BLOCK_SIZE;
                 let n = src.len().min(BLOCK_SIZE - in_block);
+                // SAFETY: the destination is within block `block` (n fits what is left of it),
+                // which this fill owns; src has at least n bytes.
                 unsafe {
                     std::ptr::copy_nonoverlapping(
                         src.as_ptr(),
@@ -121,6 +125,8 @@ impl Partition {
         }
         // unlink from its bucket chain
         let mut link = self.bucket_of(hash);
+        // SAFETY: links walk the bucket chain, each within the bucket array or a slot's `next`;
+        // the exclusive lock is held.
         unsafe {
             while *link != NIL {
                 if *link == slot as i32 {
@@ -135,6 +141,7 @@ impl Partition {
             while self.next_block(last) != NIL {
                 last = self.next_block(last);
             }
+            // SAFETY: last is the entry's last block, below nblocks; the exclusive lock is held.
             unsafe { *self.block_next.add(last as usize) = self.h().free_block };
             self.hm().free_block = first;
             self.hm().free_blocks += nblocks;
