@@ -5,7 +5,9 @@ jsonb as a constant (the baseline: the loop, the count). The minimum of R runs o
 (the least disturbed by other work on the machine); the difference per call is the hit's cost.
 On the demo cluster; writes the `hit-cost` section of benches/RESULTS.md.
 
-    benches/hit_cost.py [calls per run, default 20000] [runs, default 25]
+    benches/hit_cost.py [calls per run, default 20000] [runs, default 25] [--print]
+
+With --print it prints "hit hit_out" (µs per call) and writes nothing (benches/compare_builds.sh).
 """
 import datetime
 import os
@@ -15,8 +17,10 @@ import time
 
 import psycopg2
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
-RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 25
+ARGS = [a for a in sys.argv[1:] if a != "--print"]
+PRINT_ONLY = "--print" in sys.argv[1:]
+N = int(ARGS[0]) if len(ARGS) > 0 else 20000
+RUNS = int(ARGS[1]) if len(ARGS) > 1 else 25
 HERE = os.path.dirname(os.path.abspath(__file__))
 PORT = int(os.environ.get("PG_ROUTED_DEMO_PORT", "54321"))
 
@@ -52,6 +56,9 @@ base = best("SELECT count(%s::jsonb) FROM generate_series(1, %s)", constant)
 hit_out = best("SELECT count(jsonb_out(routed_query(%s))) FROM generate_series(1, %s)", DOC)
 base_out = best("SELECT count(jsonb_out(%s::jsonb)) FROM generate_series(1, %s)", constant)
 
+if PRINT_ONLY:
+    print(f"{hit - base:.3f} {hit_out - base_out:.3f}")
+    sys.exit(0)
 pg = cur.connection.server_version
 section = f"""## What a cache hit costs inside the server
 

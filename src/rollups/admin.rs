@@ -27,6 +27,7 @@ fn invalid(message: String, hint: Option<String>) -> ! {
     )
 }
 
+/// Checks the definition, creates the rollup's relations and registers it.
 pub fn create(
     name: &str,
     source: pg_sys::Oid,
@@ -36,25 +37,7 @@ pub fn create(
     refresh_interval: Interval,
     refresh_lag: Interval,
 ) {
-    if name.is_empty() || name.len() > MAX_IDENTIFIER_BYTES {
-        invalid(
-            format!("rollup name must be 1 to {MAX_IDENTIFIER_BYTES} bytes"),
-            None,
-        );
-    }
-    let width_us = granularity.as_micros();
-    if granularity.months() != 0 || width_us <= 0 || width_us % 1_000_000 != 0 {
-        invalid(
-            format!("granularity must be a positive whole number of seconds, days at most, got {granularity}"),
-            Some("rollups use fixed-width buckets ('1 hour', '5 minutes', '1 day'); calendar days, weeks and months are answered from them".into()),
-        );
-    }
-    if refresh_interval.as_micros() <= 0 || refresh_lag.as_micros() < 0 {
-        invalid(
-            "refresh_interval must be positive and refresh_lag not negative".into(),
-            None,
-        );
-    }
+    check_settings(name, granularity, refresh_interval, refresh_lag);
     let qualified = relation_name(source);
     let rel = load_relation(&qualified);
     let time_column = tracked_time_column(source, &rel);
@@ -64,11 +47,10 @@ pub fn create(
     let def = RollupDef {
         name: name.to_string(),
         time_column,
-        width_secs: (width_us / 1_000_000) as i64,
+        width_secs: (granularity.as_micros() / 1_000_000) as i64,
         dimensions,
         states: parse_states(&measures_value, &rel).or_raise(),
     };
-    let from = format!("{} AS s WHERE false", qualified.quoted());
     Spi::connect_mut(|c| {
         let exists = !c
             .select("SELECT 1 FROM routed.rollup_catalog WHERE name = $1", None, &[name.into()])?
@@ -80,29 +62,7 @@ pub fn create(
                 None,
             );
         }
-        let table = def.relation();
-        c.update(
-            // sketches go out of line (TOAST), so queries of plain states scan narrow rows
-            format!(
-                "CREATE TABLE {table} WITH (toast_tuple_target = 128) AS {} WITH NO DATA",
-                def.states_select(&from)
-            )
-            .as_str(),
-            None,
-            &[],
-        )?;
-        c.update(
-            format!("CREATE INDEX ON {table} (bucket)").as_str(),
-            None,
-            &[],
-        )?;
-        let delta = def.delta_relation();
-        c.update(
-            format!("CREATE TABLE {delta} (LIKE {table}) WITH (toast_tuple_target = 128)").as_str(),
-            None,
-            &[],
-        )?;
-        c.update(format!("CREATE INDEX ON {delta} (bucket)").as_str(), None, &[])?;
+        create_relations(c, &def, &qualified.quoted())?;
         c.update(
             "INSERT INTO routed.rollup_catalog (name, source, time_column, granularity, dimensions, \
              measures, states, refresh_interval, refresh_lag, delta_sql) \
@@ -124,6 +84,53 @@ pub fn create(
         Ok::<_, pgrx::spi::Error>(())
     })
     .unwrap_or_else(|e| spi_error("create_rollup failed", e));
+}
+
+/// The name, the bucket width and the refresh settings, before anything is read or written.
+fn check_settings(name: &str, granularity: Interval, refresh_interval: Interval, refresh_lag: Interval) {
+    if name.is_empty() || name.len() > MAX_IDENTIFIER_BYTES {
+        invalid(
+            format!("rollup name must be 1 to {MAX_IDENTIFIER_BYTES} bytes"),
+            None,
+        );
+    }
+    let width_us = granularity.as_micros();
+    if granularity.months() != 0 || width_us <= 0 || width_us % 1_000_000 != 0 {
+        invalid(
+            format!("granularity must be a positive whole number of seconds, days at most, got {granularity}"),
+            Some("rollups use fixed-width buckets ('1 hour', '5 minutes', '1 day'); calendar days, weeks and months are answered from them".into()),
+        );
+    }
+    if refresh_interval.as_micros() <= 0 || refresh_lag.as_micros() < 0 {
+        invalid(
+            "refresh_interval must be positive and refresh_lag not negative".into(),
+            None,
+        );
+    }
+}
+
+/// The empty rollup table and its deltas, each with its index.
+fn create_relations(
+    c: &mut pgrx::spi::SpiClient<'_>,
+    def: &RollupDef,
+    source: &str,
+) -> Result<(), pgrx::spi::Error> {
+    let table = def.relation();
+    let from = format!("{source} AS s WHERE false");
+    // sketches go out of line (TOAST), so queries of plain states scan narrow rows
+    let ddl = [
+        format!(
+            "CREATE TABLE {table} WITH (toast_tuple_target = 128) AS {} WITH NO DATA",
+            def.states_select(&from)
+        ),
+        format!("CREATE INDEX ON {table} (bucket)"),
+        format!("CREATE TABLE {} (LIKE {table}) WITH (toast_tuple_target = 128)", def.delta_relation()),
+        format!("CREATE INDEX ON {} (bucket)", def.delta_relation()),
+    ];
+    for sql in ddl {
+        c.update(sql.as_str(), None, &[])?;
+    }
+    Ok(())
 }
 
 /// The source's tracked time column; tracks it first when it has exactly one timestamptz column.

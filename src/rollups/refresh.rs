@@ -122,6 +122,29 @@ fn wait_for_writers(source: pg_sys::Oid) {
     unsafe { pg_sys::WaitForLockers(tag, pg_sys::ShareLock as pg_sys::LOCKMODE, false) };
 }
 
+/// The SQL names one rollup's refresh statements are built from.
+struct Names {
+    source: String,
+    table: String,
+    delta: String,
+    col: String,
+    width: String,
+}
+
+const EPOCH: &str = "TIMESTAMPTZ '1970-01-01 00:00:00+00'";
+
+impl Names {
+    fn of(r: &Loaded) -> Names {
+        Names {
+            source: crate::catalog::relation_name(r.source).quoted(),
+            table: r.def.relation(),
+            delta: r.def.delta_relation(),
+            col: routed_core::names::quote_ident(&r.def.time_column),
+            width: format!("INTERVAL '{} seconds'", r.def.width_secs),
+        }
+    }
+}
+
 /// One bounded step; true while work remains.
 pub fn step(
     name: &str,
@@ -138,157 +161,181 @@ pub fn step(
     }
     Spi::connect_mut(|c| {
         let r = load(c, name)?;
-        let source = crate::catalog::relation_name(r.source).quoted();
-        let table = r.def.relation();
-        let col = routed_core::names::quote_ident(&r.def.time_column);
-        let width = format!("INTERVAL '{} seconds'", r.def.width_secs);
-        let epoch = "TIMESTAMPTZ '1970-01-01 00:00:00+00'";
-        let delta = r.def.delta_relation();
-        // 1. a batch of logged changes and deltas below the watermark's bucket, in one statement
-        // so that all of it reads one snapshot: the buckets of logged changes are recomputed from
-        // the source up to the watermark (all their deltas dropped, the partial bucket's too: the
-        // recompute sees those rows), other deltas are merged into the rollup rows of their
-        // bucket and dimensions (the partial bucket's stay deltas until it is whole)
-        let recompute_from = format!(
-            "ranges, unnest(ranges.m) AS x(range) JOIN {source} AS s \
-             ON s.{col} >= lower(x.range) AND s.{col} < upper(x.range)"
-        );
-        let sql = format!(
-            "WITH log AS (
-               DELETE FROM routed.invalidations i WHERE i.ctid = ANY(ARRAY(
-                 SELECT ctid FROM routed.invalidations WHERE rollup_id = $1
-                    AND ($2::timestamptz IS NULL OR hi >= $2) AND ($3::timestamptz IS NULL OR lo < $3)
-                  LIMIT {LOG_BATCH}))
-               RETURNING i.lo, i.hi),
-             ranges AS (
-               SELECT coalesce(range_agg(tstzrange(
-                        CASE WHEN isfinite(lo) THEN date_bin({width}, lo, {epoch}) ELSE lo END,
-                        CASE WHEN isfinite(hi) THEN date_bin({width}, hi, {epoch}) + {width} ELSE hi END)),
-                        '{{}}'::tstzmultirange)
-                      * tstzmultirange(tstzrange('-infinity', coalesce($4, '-infinity'))) AS m
-                 FROM log),
-             deltas AS (
-               DELETE FROM {delta} d USING ranges
-                WHERE ranges.m @> d.bucket
-                   OR d.ctid = ANY(ARRAY(
-                        SELECT ctid FROM {delta} WHERE bucket < coalesce(date_bin({width}, $4, {epoch}), '-infinity')
-                         LIMIT {LOG_BATCH}))
-               RETURNING d.*),
-             keys AS (SELECT DISTINCT {key_cols} FROM deltas d, ranges WHERE NOT ranges.m @> d.bucket),
-             dropped AS (DELETE FROM {table} r USING ranges WHERE ranges.m @> r.bucket RETURNING 1),
-             old AS (
-               DELETE FROM {table} r USING keys k, ranges
-                WHERE r.bucket = k.bucket AND NOT ranges.m @> r.bucket{key_match}
-               RETURNING r.*),
-             partial AS (
-               SELECT * FROM old
-               UNION ALL SELECT d.* FROM deltas d, ranges WHERE NOT ranges.m @> d.bucket
-               UNION ALL {recomputed}),
-             written AS (INSERT INTO {table} {merged} RETURNING 1)
-           SELECT (SELECT count(*) FROM log), (SELECT count(*) FROM deltas),
-                  (SELECT count(*) FROM written) - (SELECT count(*) FROM old) - (SELECT count(*) FROM dropped)",
-            recomputed = r.def.states_select(&recompute_from),
-            key_cols = std::iter::once("d.bucket".to_string())
-                .chain(r.def.dimensions.iter().map(|d| format!("d.{}", routed_core::names::quote_ident(d))))
-                .collect::<Vec<_>>()
-                .join(", "),
-            key_match = r
-                .def
-                .dimensions
-                .iter()
-                .map(|d| {
-                    let d = routed_core::names::quote_ident(d);
-                    format!(" AND r.{d} IS NOT DISTINCT FROM k.{d}")
-                })
-                .collect::<String>(),
-            merged = r.def.merge_select("partial"),
-        );
-        let counts = c
-            .update(sql.as_str(), None, &[r.id.into(), from.into(), to.into(), r.watermark.into()])?
-            .first();
-        let consumed: i64 = counts.get(1)?.unwrap_or(0);
-        let merged: i64 = counts.get(2)?.unwrap_or(0);
-        let mut rows_delta: i64 = counts.get(3)?.unwrap_or(0);
-        // 2. above the watermark: whole buckets one chunk at a time into the rollup, then the
-        // partial bucket up to the target (the head) into the deltas, so answers read the base
-        // table only for rows newer than the last refresh. Each statement replaces what the
-        // rollup and its deltas held for its range, so it reads one snapshot. Writers that read
-        // the old threshold logged nothing for rows between it and the new one: wait for them
-        // first, so that these snapshots see their rows. (Below the watermark every change was
-        // logged either way, so step 1 needs no wait.)
-        let mut watermark = r.watermark;
-        let (floor_w, floor_t): (Option<TimestampWithTimeZone>, Option<TimestampWithTimeZone>) = c
-            .select(
-                format!("SELECT date_bin({width}, $1, {epoch}), date_bin({width}, $2, {epoch})").as_str(),
-                None,
-                &[watermark.into(), target.into()],
-            )?
-            .first()
-            .get_two()?;
-        let floor_t = floor_t.unwrap_or(target);
-        if floor_w.is_none_or(|f| f < floor_t) {
-            wait_for_writers(r.source);
-            let first: Option<TimestampWithTimeZone> = c
-                .select(
-                    format!(
-                        "SELECT date_bin({width}, min(s.{col}), {epoch}) FROM {source} AS s
-                          WHERE s.{col} >= coalesce($1, '-infinity') AND s.{col} < $2"
-                    )
-                    .as_str(),
-                    None,
-                    &[floor_w.into(), floor_t.into()],
-                )?
-                .first()
-                .get_one()?;
-            let start = floor_w.or(first).unwrap_or(floor_t);
-            let w = r.def.width_secs;
-            let chunk = w * ((CHUNK_SECS + w - 1) / w);
-            // one chunk, or up to the next row when the source has a gap
-            let end: TimestampWithTimeZone = c
-                .select(
-                    "SELECT least(greatest($1 + make_interval(secs => $2), coalesce($3, $4)), $4)",
-                    None,
-                    &[start.into(), (chunk as f64).into(), first.into(), floor_t.into()],
-                )?
-                .first()
-                .get_one()?
-                .unwrap_or(floor_t);
-            let from_sql = format!("{source} AS s WHERE s.{col} >= $1 AND s.{col} < $2");
-            let sql = format!(
-                "WITH gone AS (DELETE FROM {table} WHERE bucket >= $1 AND bucket < $2 RETURNING 1),
-                      gone_deltas AS (DELETE FROM {delta} WHERE bucket >= $1 AND bucket < $2 RETURNING 1),
-                      written AS (INSERT INTO {table} {} RETURNING 1)
-                 SELECT (SELECT count(*) FROM written) - (SELECT count(*) FROM gone),
-                        (SELECT count(*) FROM gone_deltas)",
-                r.def.states_select(&from_sql)
-            );
-            rows_delta += c
-                .update(sql.as_str(), None, &[start.into(), end.into()])?
-                .first()
-                .get_one::<i64>()?
-                .unwrap_or(0);
-            if end > start {
-                pgrx::notice!("rollup \"{name}\": materialized {start} to {end}");
-            }
-            watermark = Some(end);
-        } else if let Some(w) = watermark.filter(|w| *w < target) {
-            // the partial bucket grows: append the states of rows since the last refresh (a
-            // writer logs, rather than adds deltas for, rows between the watermark and the
-            // threshold, so nothing here is counted twice)
-            wait_for_writers(r.source);
-            let from_sql = format!("{source} AS s WHERE s.{col} >= $1 AND s.{col} < $2");
-            let sql = format!("INSERT INTO {delta} {}", r.def.states_select(&from_sql));
-            c.update(sql.as_str(), None, &[w.into(), target.into()])?;
-            watermark = Some(target);
-        }
+        let n = Names::of(&r);
+        let (consumed, merged, logged_rows) = apply_logged(c, &r, &n, from, to)?;
+        let (watermark, advanced_rows) = advance(c, &r, &n, target)?;
         c.update(
             "UPDATE routed.rollup_catalog SET watermark = $2, row_count = row_count + $3 WHERE id = $1",
             None,
-            &[r.id.into(), watermark.into(), rows_delta.into()],
+            &[r.id.into(), watermark.into(), (logged_rows + advanced_rows).into()],
         )?;
         Ok::<_, pgrx::spi::Error>(
             consumed >= LOG_BATCH || merged >= LOG_BATCH || watermark.is_some_and(|w| w < target),
         )
     })
     .unwrap_or_else(|e| spi_error(e))
+}
+
+/// Step 1: a batch of logged changes and deltas below the watermark's bucket, in one statement
+/// so that all of it reads one snapshot: the buckets of logged changes are recomputed from the
+/// source up to the watermark (all their deltas dropped, the partial bucket's too: the recompute
+/// sees those rows), other deltas are merged into the rollup rows of their bucket and dimensions
+/// (the partial bucket's stay deltas until it is whole). Returns (changes consumed, deltas
+/// merged, change in the rollup's row count).
+fn apply_logged(
+    c: &mut pgrx::spi::SpiClient<'_>,
+    r: &Loaded,
+    n: &Names,
+    from: Option<TimestampWithTimeZone>,
+    to: Option<TimestampWithTimeZone>,
+) -> Result<(i64, i64, i64), pgrx::spi::Error> {
+    let Names { source, table, delta, col, width } = n;
+    let recompute_from = format!(
+        "ranges, unnest(ranges.m) AS x(range) JOIN {source} AS s \
+         ON s.{col} >= lower(x.range) AND s.{col} < upper(x.range)"
+    );
+    let sql = format!(
+        "WITH log AS (
+           DELETE FROM routed.invalidations i WHERE i.ctid = ANY(ARRAY(
+             SELECT ctid FROM routed.invalidations WHERE rollup_id = $1
+                AND ($2::timestamptz IS NULL OR hi >= $2) AND ($3::timestamptz IS NULL OR lo < $3)
+              LIMIT {LOG_BATCH}))
+           RETURNING i.lo, i.hi),
+         ranges AS (
+           SELECT coalesce(range_agg(tstzrange(
+                    CASE WHEN isfinite(lo) THEN date_bin({width}, lo, {EPOCH}) ELSE lo END,
+                    CASE WHEN isfinite(hi) THEN date_bin({width}, hi, {EPOCH}) + {width} ELSE hi END)),
+                    '{{}}'::tstzmultirange)
+                  * tstzmultirange(tstzrange('-infinity', coalesce($4, '-infinity'))) AS m
+             FROM log),
+         deltas AS (
+           DELETE FROM {delta} d USING ranges
+            WHERE ranges.m @> d.bucket
+               OR d.ctid = ANY(ARRAY(
+                    SELECT ctid FROM {delta} WHERE bucket < coalesce(date_bin({width}, $4, {EPOCH}), '-infinity')
+                     LIMIT {LOG_BATCH}))
+           RETURNING d.*),
+         keys AS (SELECT DISTINCT {key_cols} FROM deltas d, ranges WHERE NOT ranges.m @> d.bucket),
+         dropped AS (DELETE FROM {table} r USING ranges WHERE ranges.m @> r.bucket RETURNING 1),
+         old AS (
+           DELETE FROM {table} r USING keys k, ranges
+            WHERE r.bucket = k.bucket AND NOT ranges.m @> r.bucket{key_match}
+           RETURNING r.*),
+         partial AS (
+           SELECT * FROM old
+           UNION ALL SELECT d.* FROM deltas d, ranges WHERE NOT ranges.m @> d.bucket
+           UNION ALL {recomputed}),
+         written AS (INSERT INTO {table} {merged} RETURNING 1)
+       SELECT (SELECT count(*) FROM log), (SELECT count(*) FROM deltas),
+              (SELECT count(*) FROM written) - (SELECT count(*) FROM old) - (SELECT count(*) FROM dropped)",
+        recomputed = r.def.states_select(&recompute_from),
+        key_cols = std::iter::once("d.bucket".to_string())
+            .chain(r.def.dimensions.iter().map(|d| format!("d.{}", routed_core::names::quote_ident(d))))
+            .collect::<Vec<_>>()
+            .join(", "),
+        key_match = r
+            .def
+            .dimensions
+            .iter()
+            .map(|d| {
+                let d = routed_core::names::quote_ident(d);
+                format!(" AND r.{d} IS NOT DISTINCT FROM k.{d}")
+            })
+            .collect::<String>(),
+        merged = r.def.merge_select("partial"),
+    );
+    let counts = c
+        .update(sql.as_str(), None, &[r.id.into(), from.into(), to.into(), r.watermark.into()])?
+        .first();
+    Ok((counts.get(1)?.unwrap_or(0), counts.get(2)?.unwrap_or(0), counts.get(3)?.unwrap_or(0)))
+}
+
+/// Step 2, above the watermark: whole buckets one chunk at a time into the rollup, then the
+/// partial bucket up to the target (the head) into the deltas, so answers read the base table
+/// only for rows newer than the last refresh. Each statement replaces what the rollup and its
+/// deltas held for its range, so it reads one snapshot. Writers that read the old threshold
+/// logged nothing for rows between it and the new one: wait for them first, so that these
+/// snapshots see their rows. (Below the watermark every change was logged either way, so step 1
+/// needs no wait.) Returns the new watermark and the change in the rollup's row count.
+fn advance(
+    c: &mut pgrx::spi::SpiClient<'_>,
+    r: &Loaded,
+    n: &Names,
+    target: TimestampWithTimeZone,
+) -> Result<(Option<TimestampWithTimeZone>, i64), pgrx::spi::Error> {
+    let Names { source, table, delta, col, width } = n;
+    let (floor_w, floor_t): (Option<TimestampWithTimeZone>, Option<TimestampWithTimeZone>) = c
+        .select(
+            format!("SELECT date_bin({width}, $1, {EPOCH}), date_bin({width}, $2, {EPOCH})").as_str(),
+            None,
+            &[r.watermark.into(), target.into()],
+        )?
+        .first()
+        .get_two()?;
+    let floor_t = floor_t.unwrap_or(target);
+    let from_sql = format!("{source} AS s WHERE s.{col} >= $1 AND s.{col} < $2");
+    if floor_w.is_none_or(|f| f < floor_t) {
+        wait_for_writers(r.source);
+        let (start, end) = next_chunk(c, r, n, floor_w, floor_t)?;
+        let sql = format!(
+            "WITH gone AS (DELETE FROM {table} WHERE bucket >= $1 AND bucket < $2 RETURNING 1),
+                  gone_deltas AS (DELETE FROM {delta} WHERE bucket >= $1 AND bucket < $2 RETURNING 1),
+                  written AS (INSERT INTO {table} {} RETURNING 1)
+             SELECT (SELECT count(*) FROM written) - (SELECT count(*) FROM gone),
+                    (SELECT count(*) FROM gone_deltas)",
+            r.def.states_select(&from_sql)
+        );
+        let rows = c.update(sql.as_str(), None, &[start.into(), end.into()])?.first().get_one::<i64>()?;
+        if end > start {
+            pgrx::notice!("rollup \"{}\": materialized {start} to {end}", r.def.name);
+        }
+        return Ok((Some(end), rows.unwrap_or(0)));
+    }
+    if let Some(w) = r.watermark.filter(|w| *w < target) {
+        // the partial bucket grows: append the states of rows since the last refresh (a writer
+        // logs, rather than adds deltas for, rows between the watermark and the threshold, so
+        // nothing here is counted twice)
+        wait_for_writers(r.source);
+        let sql = format!("INSERT INTO {delta} {}", r.def.states_select(&from_sql));
+        c.update(sql.as_str(), None, &[w.into(), target.into()])?;
+        return Ok((Some(target), 0));
+    }
+    Ok((r.watermark, 0))
+}
+
+/// The next chunk to materialize above the watermark: one chunk of whole buckets from the
+/// watermark (or the first row), or up to the next row when the source has a gap.
+fn next_chunk(
+    c: &mut pgrx::spi::SpiClient<'_>,
+    r: &Loaded,
+    n: &Names,
+    floor_w: Option<TimestampWithTimeZone>,
+    floor_t: TimestampWithTimeZone,
+) -> Result<(TimestampWithTimeZone, TimestampWithTimeZone), pgrx::spi::Error> {
+    let Names { source, col, width, .. } = n;
+    let first: Option<TimestampWithTimeZone> = c
+        .select(
+            format!(
+                "SELECT date_bin({width}, min(s.{col}), {EPOCH}) FROM {source} AS s
+                  WHERE s.{col} >= coalesce($1, '-infinity') AND s.{col} < $2"
+            )
+            .as_str(),
+            None,
+            &[floor_w.into(), floor_t.into()],
+        )?
+        .first()
+        .get_one()?;
+    let start = floor_w.or(first).unwrap_or(floor_t);
+    let w = r.def.width_secs;
+    let chunk = w * ((CHUNK_SECS + w - 1) / w);
+    let end: TimestampWithTimeZone = c
+        .select(
+            "SELECT least(greatest($1 + make_interval(secs => $2), coalesce($3, $4)), $4)",
+            None,
+            &[start.into(), (chunk as f64).into(), first.into(), floor_t.into()],
+        )?
+        .first()
+        .get_one()?
+        .unwrap_or(floor_t);
+    Ok((start, end))
 }
