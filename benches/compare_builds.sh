@@ -22,12 +22,16 @@ log "setting up the demo cluster with the working tree's build"
 cp "$LIB" "$WORK/new.so"
 NEW_DESC="$(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD || echo '+changes')"
 
-log "building $OLD (release)"
-rm -rf "$WORK/src"; git -C "$REPO" worktree prune
-git -C "$REPO" worktree add --detach "$WORK/src" "$OLD" >/dev/null
-(cd "$WORK/src" && CARGO_TARGET_DIR="$WORK/cargo" cargo build --release --lib --features pg15 2>&1 | tail -n 2)
-cp "$WORK/cargo/release/libpg_routed.so" "$WORK/old.so"
-git -C "$REPO" worktree remove --force "$WORK/src"
+OLD_SHA="$(git -C "$REPO" rev-parse --short "$OLD")"
+if [ ! -f "$WORK/old-$OLD_SHA.so" ]; then
+  log "building $OLD (release)"
+  rm -rf "$WORK/src"; git -C "$REPO" worktree prune
+  git -C "$REPO" worktree add --detach "$WORK/src" "$OLD" >/dev/null
+  (cd "$WORK/src" && CARGO_TARGET_DIR="$WORK/cargo" cargo build --release --lib --features pg15 2>&1 | tail -n 2)
+  cp "$WORK/cargo/release/libpg_routed.so" "$WORK/old-$OLD_SHA.so"
+  git -C "$REPO" worktree remove --force "$WORK/src"
+fi
+cp "$WORK/old-$OLD_SHA.so" "$WORK/old.so"
 
 D1=$(date -u -d "yesterday" +%Y-%m-%dT00:00:00Z); D0=$(date -u -d "2 days ago" +%Y-%m-%dT00:00:00Z)
 STAT="{\"source\": \"metrics\", \"time\": {\"from\": \"$D0\", \"to\": \"$D1\"}, \"dimensions\": [\"status\"], \"measures\": [{\"name\": \"runs\", \"agg\": \"count\"}]}"
@@ -45,7 +49,7 @@ measure() {   # measure old|new
   $SUDO cp "$WORK/$b.so" "$LIB"
   cluster_restart "$DEMO_DIR"
   "${PSQL[@]}" -c "SELECT routed.cache_reset()" -c "SELECT routed_query('$STAT')" >/dev/null
-  read -r h ho < <(python3 "$REPO/benches/hit_cost.py" 20000 15 --print)
+  read -r h ho < <(/usr/bin/python3 "$REPO/benches/hit_cost.py" 20000 15 --print)
   local s1 t1 s8 t8
   s1=$(tps "$WORK/select1.sql" 1); t1=$(tps "$WORK/stat.sql" 1)
   s8=$(tps "$WORK/select1.sql" 8); t8=$(tps "$WORK/stat.sql" 8)

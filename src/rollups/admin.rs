@@ -87,7 +87,12 @@ pub fn create(
 }
 
 /// The name, the bucket width and the refresh settings, before anything is read or written.
-fn check_settings(name: &str, granularity: Interval, refresh_interval: Interval, refresh_lag: Interval) {
+fn check_settings(
+    name: &str,
+    granularity: Interval,
+    refresh_interval: Interval,
+    refresh_lag: Interval,
+) {
     if name.is_empty() || name.len() > MAX_IDENTIFIER_BYTES {
         invalid(
             format!("rollup name must be 1 to {MAX_IDENTIFIER_BYTES} bytes"),
@@ -124,7 +129,10 @@ fn create_relations(
             def.states_select(&from)
         ),
         format!("CREATE INDEX ON {table} (bucket)"),
-        format!("CREATE TABLE {} (LIKE {table}) WITH (toast_tuple_target = 128)", def.delta_relation()),
+        format!(
+            "CREATE TABLE {} (LIKE {table}) WITH (toast_tuple_target = 128)",
+            def.delta_relation()
+        ),
         format!("CREATE INDEX ON {} (bucket)", def.delta_relation()),
     ];
     for sql in ddl {

@@ -189,7 +189,13 @@ fn apply_logged(
     from: Option<TimestampWithTimeZone>,
     to: Option<TimestampWithTimeZone>,
 ) -> Result<(i64, i64, i64), pgrx::spi::Error> {
-    let Names { source, table, delta, col, width } = n;
+    let Names {
+        source,
+        table,
+        delta,
+        col,
+        width,
+    } = n;
     let recompute_from = format!(
         "ranges, unnest(ranges.m) AS x(range) JOIN {source} AS s \
          ON s.{col} >= lower(x.range) AND s.{col} < upper(x.range)"
@@ -245,9 +251,17 @@ fn apply_logged(
         merged = r.def.merge_select("partial"),
     );
     let counts = c
-        .update(sql.as_str(), None, &[r.id.into(), from.into(), to.into(), r.watermark.into()])?
+        .update(
+            sql.as_str(),
+            None,
+            &[r.id.into(), from.into(), to.into(), r.watermark.into()],
+        )?
         .first();
-    Ok((counts.get(1)?.unwrap_or(0), counts.get(2)?.unwrap_or(0), counts.get(3)?.unwrap_or(0)))
+    Ok((
+        counts.get(1)?.unwrap_or(0),
+        counts.get(2)?.unwrap_or(0),
+        counts.get(3)?.unwrap_or(0),
+    ))
 }
 
 /// Step 2, above the watermark: whole buckets one chunk at a time into the rollup, then the
@@ -263,10 +277,17 @@ fn advance(
     n: &Names,
     target: TimestampWithTimeZone,
 ) -> Result<(Option<TimestampWithTimeZone>, i64), pgrx::spi::Error> {
-    let Names { source, table, delta, col, width } = n;
+    let Names {
+        source,
+        table,
+        delta,
+        col,
+        width,
+    } = n;
     let (floor_w, floor_t): (Option<TimestampWithTimeZone>, Option<TimestampWithTimeZone>) = c
         .select(
-            format!("SELECT date_bin({width}, $1, {EPOCH}), date_bin({width}, $2, {EPOCH})").as_str(),
+            format!("SELECT date_bin({width}, $1, {EPOCH}), date_bin({width}, $2, {EPOCH})")
+                .as_str(),
             None,
             &[r.watermark.into(), target.into()],
         )?
@@ -285,7 +306,10 @@ fn advance(
                     (SELECT count(*) FROM gone_deltas)",
             r.def.states_select(&from_sql)
         );
-        let rows = c.update(sql.as_str(), None, &[start.into(), end.into()])?.first().get_one::<i64>()?;
+        let rows = c
+            .update(sql.as_str(), None, &[start.into(), end.into()])?
+            .first()
+            .get_one::<i64>()?;
         if end > start {
             pgrx::notice!("rollup \"{}\": materialized {start} to {end}", r.def.name);
         }
@@ -312,7 +336,9 @@ fn next_chunk(
     floor_w: Option<TimestampWithTimeZone>,
     floor_t: TimestampWithTimeZone,
 ) -> Result<(TimestampWithTimeZone, TimestampWithTimeZone), pgrx::spi::Error> {
-    let Names { source, col, width, .. } = n;
+    let Names {
+        source, col, width, ..
+    } = n;
     let first: Option<TimestampWithTimeZone> = c
         .select(
             format!(
@@ -332,7 +358,12 @@ fn next_chunk(
         .select(
             "SELECT least(greatest($1 + make_interval(secs => $2), coalesce($3, $4)), $4)",
             None,
-            &[start.into(), (chunk as f64).into(), first.into(), floor_t.into()],
+            &[
+                start.into(),
+                (chunk as f64).into(),
+                first.into(),
+                floor_t.into(),
+            ],
         )?
         .first()
         .get_one()?
