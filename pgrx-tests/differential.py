@@ -7,7 +7,8 @@ computes itself from the rows it inserted: its own filters, calendar arithmetic 
 grouping, aggregates, percentile interpolation, ordering and limit. Standard library only; talks
 to the server through psql.
 
-Then the rollup phase: two rollups on the same table, and rounds of random writes (inserts at
+Then the rollup phase: three rollups on the same table (three widths, one with fewer dimensions,
+so answers compose them), and rounds of random writes (inserts at
 now and far in the past, updates moving rows across buckets, deletes, aborted transactions,
 savepoints rolled back, a TRUNCATE, refreshes), each followed by documents shaped for the
 rollups, all at budget 0 and compared with the oracle over the rows as they now are.
@@ -403,7 +404,10 @@ def compare(doc, answer, expected):
 
 # ---------------------------------------------------------------- rollup phase
 
-ROLLUPS = [("diff_hourly", "1 hour", ["region", "kind", "flag"]), ("diff_quarter", "15 minutes", ["region"])]
+# three widths, one with fewer dimensions: answers compose them (the cheapest tiles the middle,
+# finer ones the edges, the base table the rest)
+ROLLUPS = [("diff_hourly", "1 hour", ["region", "kind", "flag"]), ("diff_quarter", "15 minutes", ["region"]),
+           ("diff_daily", "1 day", ["region", "kind", "flag"])]
 ROLLUP_MEASURES = [{"agg": a, "column": c} if c else {"agg": a} for a, c in MEASURES]
 
 
@@ -521,7 +525,7 @@ def rollup_phase(port, rng, rows, now_guess, rounds, per_round):
         psql(port, f"CALL routed.create_rollup('{name}', '{TABLE}', '{width}', ARRAY{dims}::text[], "
                    f"'{json.dumps(ROLLUP_MEASURES)}')")
     ids = iter(range(10 ** 6, 10 ** 7))
-    failures, checked, sources, approximate = 0, 0, {}, 0
+    failures, checked, sources, approximate, composed = 0, 0, {}, 0, 0
     for n in range(rounds):
         what, rows = mutate(port, rng, rows, now_guess, ids, truncate=(n == rounds // 2))
         docs = [(rollupify(gen_document(rng, now_guess), rng, now_guess), rng.choice(ZONES))
@@ -532,6 +536,7 @@ def rollup_phase(port, rng, rows, now_guess, rounds, per_round):
             meta = answer["meta"]
             sources[meta["source"]] = sources.get(meta["source"], 0) + 1
             approximate += bool(meta["approximate"])
+            composed += "+" in (meta.get("rollup") or "")
             problem = compare(doc, answer, oracle(doc, rows, Clock(zone, now_us)))
             if problem is None and meta["staleness"] != "00:00:00":
                 problem = f"staleness {meta['staleness']} at budget 0"
@@ -540,10 +545,14 @@ def rollup_phase(port, rng, rows, now_guess, rounds, per_round):
                 if failures <= 5:
                     print(f"round {n} after {what} (TimeZone {zone}): {problem}\n  {json.dumps(doc)}\n  {meta}")
     print(f"differential rollups: {checked - failures} passed, {failures} failed over {rounds} rounds of writes; "
-          f"answers by source: {json.dumps(sources, sort_keys=True)}, {approximate} from sketches")
+          f"answers by source: {json.dumps(sources, sort_keys=True)}, {approximate} from sketches, "
+          f"{composed} composed from several rollups")
     from_rollups = sources.get("rollup", 0) + sources.get("rollup+base", 0)
     if from_rollups < checked // 4:
         print(f"differential rollups: only {from_rollups} of {checked} answers read a rollup")
+        failures += 1
+    if composed < checked // 20:
+        print(f"differential rollups: only {composed} of {checked} answers composed several rollups")
         failures += 1
     return failures
 

@@ -146,7 +146,7 @@ pub fn answer(doc: &JsonbDoc, staleness_micros: Option<i64>, recompute: bool) ->
             columns_json(&p)
         )),
         source: p.plan.source.to_string(),
-        rollup: p.rollup.clone(),
+        rollup: (!p.rollups.is_empty()).then(|| p.rollups.join("+")),
         approximate: p.plan.approximate,
         fingerprint: p.fingerprint.clone(),
     };
@@ -236,7 +236,7 @@ fn entry_meta(p: &mut Prepared, as_of_us: i64, started: Instant) -> Result<Entry
         return Err(why.into());
     }
     let mut rels = vec![source];
-    if let Some(name) = &p.rollup {
+    for name in &p.rollups {
         for table in [name.clone(), format!("{name}$delta")] {
             rels.push(rollup_oid(&table).ok_or("rollup table not found")?);
         }

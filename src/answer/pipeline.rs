@@ -13,6 +13,7 @@ use routed_core::normalize::{canonical_text, fingerprint_of};
 use routed_core::parse::parse_text;
 use routed_core::query::Query;
 use routed_core::resolve::{bind, Bound};
+use routed_core::rollup::RollupDef;
 use routed_core::route::{plan, Plan, Window};
 use routed_core::Error;
 
@@ -37,8 +38,8 @@ pub struct Prepared {
     pub window: Option<Window>,
     pub bound: Bound,
     pub plan: Plan,
-    /// The rollup the plan reads, if any.
-    pub rollup: Option<String>,
+    /// The rollups the plan reads, cheapest first (`meta.rollup` joins them with `+`).
+    pub rollups: Vec<String>,
     pub generated: Generated,
 }
 
@@ -114,8 +115,8 @@ pub fn plan_parsed(parsed: Parsed) -> Prepared {
         freshness::window(&bound)
     };
     let plan = plan(&bound, budget, &facts, window.as_ref());
-    let rollup = plan.rollup.as_ref().map(|r| &facts[r.index].def);
-    let generated = generate(&bound, &plan, rollup);
+    let rollups: Vec<&RollupDef> = plan.rollups.iter().map(|r| &facts[r.index].def).collect();
+    let generated = generate(&bound, &plan, &rollups);
     let tracked_range = match (&bound.time, &relation.tracked_time_column) {
         (Some(t), Some(c)) => &t.column == c,
         (None, Some(_)) => true,
@@ -129,7 +130,7 @@ pub fn plan_parsed(parsed: Parsed) -> Prepared {
         tracked_range,
         window,
         bound,
-        rollup: rollup.map(|r| r.name.clone()),
+        rollups: rollups.iter().map(|r| r.name.clone()).collect(),
         plan,
         generated,
     }

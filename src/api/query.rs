@@ -49,6 +49,7 @@ fn routed_explain(
                 "reason": c.reason,
                 "staleness": c.staleness_micros.map(format_interval),
                 "exact": c.exact,
+                "cost": c.cost,
             })
         })
         .collect();
@@ -59,8 +60,10 @@ fn routed_explain(
         .map(|s| {
             json!({
                 "source": s.kind.name(),
+                "relation": s.relation,
                 "from": s.from.map(|b| b.canonical()),
                 "to": s.to.map(|b| b.canonical()),
+                "reason": s.reason,
             })
         })
         .collect();

@@ -1,6 +1,7 @@
 //! What the router needs to know about a source's rollups, read in the statement's snapshot:
 //! definitions, watermarks, pending invalidated ranges (bucket-aligned, with the oldest log
-//! time), whether the caller may read them, and the document's window evaluated at `now`.
+//! time), whether the caller may read them, what reading each costs against the source
+//! (planner statistics), and the document's window evaluated at `now`.
 
 use crate::pg::params::typed_args;
 use crate::pg::snapshot::read;
@@ -15,9 +16,11 @@ SELECT c.name, c.time_column::text, extract(epoch FROM c.granularity)::int8, c.d
        c.states::text, CAST(extract(epoch FROM c.watermark) * 1000000 AS int8),
        has_table_privilege(to_regclass(format('routed.%I', c.name)), 'SELECT')
          AND has_table_privilege(to_regclass(format('routed.%I', c.name || '$delta')), 'SELECT'),
-       cl.relrowsecurity, p.los, p.his, p.sinces
+       cl.relrowsecurity, p.los, p.his, p.sinces,
+       CASE WHEN cl.reltuples > 0 AND rc.reltuples >= 0 THEN CAST(rc.reltuples / cl.reltuples AS float8) END
   FROM routed.rollup_catalog c
   JOIN pg_catalog.pg_class cl ON cl.oid = c.source
+  LEFT JOIN pg_catalog.pg_class rc ON rc.oid = to_regclass(format('routed.%I', c.name))
   LEFT JOIN LATERAL (
         SELECT array_agg(g.lo) AS los, array_agg(g.hi) AS his, array_agg(g.since) AS sinces
           FROM (SELECT CASE WHEN isfinite(i.lo)
@@ -76,6 +79,7 @@ pub fn rollups(source: u32) -> Vec<RollupFacts> {
                     watermark_us: rows.get(i, 6),
                     pending,
                     blocked,
+                    rows_per_base_row: rows.get(i, 12),
                 })
             })
             .collect()

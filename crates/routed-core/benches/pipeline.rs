@@ -19,7 +19,7 @@ fn pipeline(c: &mut Criterion) {
             let fp = fingerprint(&q);
             let bound = bind(&q, &rel).unwrap();
             let p = plan(&bound, 300_000_000, &[], None);
-            black_box((fp, generate(&bound, &p, None)))
+            black_box((fp, generate(&bound, &p, &[])))
         })
     });
 }
@@ -42,7 +42,7 @@ fn stages(c: &mut Criterion) {
     c.bench_function("fingerprint", |b| b.iter(|| black_box(fingerprint(&q))));
     c.bench_function("bind", |b| b.iter(|| black_box(bind(&q, &rel).unwrap())));
     c.bench_function("codegen", |b| {
-        b.iter(|| black_box(generate(&bound, &p, None)))
+        b.iter(|| black_box(generate(&bound, &p, &[])))
     });
 }
 criterion_group!(benches, pipeline, stages);

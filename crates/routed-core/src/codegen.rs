@@ -35,16 +35,22 @@ pub struct Generated {
     pub params: Vec<Param>,
 }
 
-/// `rollup` is the definition of the rollup the plan reads, when it reads one.
-pub fn generate(bound: &Bound, plan: &Plan, rollup: Option<&RollupDef>) -> Generated {
+/// `rollups` are the definitions of the rollups the plan reads, in the plan's order.
+pub fn generate(bound: &Bound, plan: &Plan, rollups: &[&RollupDef]) -> Generated {
     let mut g = Gen {
         sql: String::with_capacity(1024),
         params: Vec::new(),
         qualifier: "",
     };
-    match (&plan.rollup, rollup) {
-        (Some(read), Some(def)) => g.rollup_rows(bound, def, read),
-        _ => g.rows(bound),
+    if plan.rollups.is_empty() {
+        g.rows(bound);
+    } else {
+        assert_eq!(
+            plan.rollups.len(),
+            rollups.len(),
+            "one definition per rollup read"
+        );
+        g.rollup_rows(bound, rollups, plan);
     }
     let rows_sql = g.sql;
     let mut json_sql = String::with_capacity(rows_sql.len() + 160);

@@ -1,7 +1,8 @@
-//! SQL for plans that read a rollup: rollup buckets plus base-table rows for the ranges the
-//! rollup cannot answer, both as partial states of the rollup's buckets, merged by one outer
-//! aggregation. The base half uses the rollup's own state expressions, so the two halves add
-//! up to exactly what the base table alone would give.
+//! SQL for plans that read rollups: each rollup's buckets in its ranges, plus base-table rows
+//! for the ranges no rollup answers, all as partial states, merged by one outer aggregation.
+//! A state's expression depends only on its kind and source column, so the states of
+//! different rollups of one source merge with each other and with the base part, which uses
+//! the same expressions: the parts add up to exactly what the base table alone would give.
 
 use crate::codegen::{Gen, ParamValue};
 use crate::model::{oid, SqlType};
@@ -9,7 +10,7 @@ use crate::names::quote_ident;
 use crate::query::Agg;
 use crate::resolve::{Bound, BoundMeasure, BoundTime};
 use crate::rollup::{RollupDef, State, StateKind};
-use crate::route::RollupRead;
+use crate::route::Plan;
 use crate::time::format_rfc3339_utc;
 use std::fmt::Write;
 
@@ -39,40 +40,53 @@ impl Gen {
         );
     }
 
-    fn ranges(&mut self, read: &RollupRead) {
+    fn ranges(&mut self, ranges: &[(Option<i64>, i64)]) {
         self.param(
-            ParamValue::Text(multirange_text(&read.base_ranges)),
+            ParamValue::Text(multirange_text(ranges)),
             SqlType::builtin(TSTZMULTIRANGE, "tstzmultirange"),
             "time",
         );
     }
 
-    pub(crate) fn rollup_rows(&mut self, b: &Bound, def: &RollupDef, read: &RollupRead) {
+    pub(crate) fn rollup_rows(&mut self, b: &Bound, defs: &[&RollupDef], plan: &Plan) {
         let t = b
             .time
             .as_ref()
             .expect("the router reads rollups only for time ranges");
-        // fixed granularities: each half computes the answer's bucket (a multiple of the
-        // rollup's width); calendar ones: each half keeps the rollup's buckets and the outer
+        // fixed granularities: each part computes the answer's bucket (a multiple of every
+        // rollup's width); calendar ones: each part keeps its rollup's buckets and the outer
         // query truncates them once (the router checked that they tile the calendar buckets),
         // so base rows pay for date_bin, not for a time-zone conversion each
+        let first = defs[0];
         let shape = Shape {
-            states: needed_states(def, &b.measures),
+            states: needed_states(first, &b.measures),
             dims: read_columns(b),
             bucketed: t.granularity.is_some(),
             calendar: t.granularity.is_some_and(|g| g.calendar_field().is_some()),
+            // the finest width read: base rows binned to it lie inside one calendar bucket
+            width_secs: defs
+                .iter()
+                .map(|d| d.width_secs)
+                .min()
+                .unwrap_or(first.width_secs),
         };
-        self.merged_select(b, def, t, &shape);
-        self.rollup_half(b, def, read, t, &shape);
-        if !read.base_ranges.is_empty() {
-            self.base_half(b, def, read, t, &shape);
+        self.merged_select(b, first, t, &shape);
+        self.push(" FROM (");
+        for (i, (def, read)) in defs.iter().zip(&plan.rollups).enumerate() {
+            if i > 0 {
+                self.push(" UNION ALL ");
+            }
+            self.rollup_part(b, def, &read.ranges, t, &shape);
+        }
+        if !plan.base_ranges.is_empty() {
+            self.base_part(b, first, &plan.base_ranges, t, &shape);
         }
         self.push(") AS u");
         self.qualifier = "";
         self.group_order_limit(b);
     }
 
-    /// The outer SELECT: merges both halves' partial states into the answer's columns.
+    /// The outer SELECT: merges the parts' partial states into the answer's columns.
     fn merged_select(&mut self, b: &Bound, def: &RollupDef, t: &BoundTime, shape: &Shape) {
         let mut columns: Vec<String> = Vec::new();
         if shape.bucketed {
@@ -101,17 +115,17 @@ impl Gen {
         }
     }
 
-    /// The rollup half: its buckets (and deltas) inside the read range, outside the ranges the
-    /// base table answers.
-    fn rollup_half(
+    /// One rollup's part: its buckets (and deltas) starting inside `ranges`. States are named
+    /// as in the first rollup (names follow kind and column, so they agree).
+    fn rollup_part(
         &mut self,
         b: &Bound,
         def: &RollupDef,
-        read: &RollupRead,
+        ranges: &[(Option<i64>, i64)],
         t: &BoundTime,
         shape: &Shape,
     ) {
-        self.push(" FROM (SELECT ");
+        self.push("SELECT ");
         if shape.calendar {
             self.push("r.bucket");
         } else if shape.bucketed {
@@ -124,7 +138,13 @@ impl Gen {
             let _ = write!(self.sql, ", r.{}", quote_ident(d));
         }
         for s in &shape.states {
-            let _ = write!(self.sql, ", r.{}", quote_ident(&s.name));
+            let own = def
+                .state(s.kind, s.column.as_deref())
+                .expect("the router checked the states");
+            let _ = write!(self.sql, ", r.{}", quote_ident(&own.name));
+            if own.name != s.name {
+                let _ = write!(self.sql, " AS {}", quote_ident(&s.name));
+            }
         }
         let _ = write!(
             self.sql,
@@ -132,18 +152,7 @@ impl Gen {
             def.relation(),
             def.delta_relation()
         );
-        if let Some(from) = read.from_us {
-            self.push("r.bucket >= ");
-            self.timestamptz(from, "time.from");
-            self.push(" AND ");
-        }
-        self.push("r.bucket < ");
-        self.timestamptz(read.to_us, "time.to");
-        if !read.base_ranges.is_empty() {
-            self.push(" AND NOT (");
-            self.ranges(read);
-            self.push(" @> r.bucket)");
-        }
+        self.time_ranges(ranges, "r.bucket", "time");
         self.qualifier = "r.";
         if !b.filters.is_empty() {
             self.push(" AND ");
@@ -151,12 +160,35 @@ impl Gen {
         }
     }
 
-    /// The base half: the same states over the rows of the ranges the rollup leaves out.
-    fn base_half(
+    /// `(col >= a AND col < b) OR ...` for a few ranges, so the planner sees them (index
+    /// scans, estimates); a multirange containment for many.
+    fn time_ranges(&mut self, ranges: &[(Option<i64>, i64)], col: &str, path: &str) {
+        if ranges.len() > MAX_OR_RANGES {
+            self.ranges(ranges);
+            let _ = write!(self.sql, " @> {col}");
+            return;
+        }
+        self.push("(");
+        for (i, (lo, hi)) in ranges.iter().enumerate() {
+            self.push(if i > 0 { " OR (" } else { "(" });
+            if let Some(lo) = lo {
+                let _ = write!(self.sql, "{col} >= ");
+                self.timestamptz(*lo, path);
+                self.push(" AND ");
+            }
+            let _ = write!(self.sql, "{col} < ");
+            self.timestamptz(*hi, path);
+            self.push(")");
+        }
+        self.push(")");
+    }
+
+    /// The base part: the same states over the rows of the ranges no rollup answers.
+    fn base_part(
         &mut self,
         b: &Bound,
         def: &RollupDef,
-        read: &RollupRead,
+        ranges: &[(Option<i64>, i64)],
         t: &BoundTime,
         shape: &Shape,
     ) {
@@ -165,7 +197,7 @@ impl Gen {
         if shape.calendar {
             self.push("date_bin(");
             self.text(
-                format!("{} seconds", def.width_secs),
+                format!("{} seconds", shape.width_secs),
                 oid::INTERVAL,
                 "interval",
                 "time.granularity",
@@ -182,7 +214,7 @@ impl Gen {
         for s in &shape.states {
             let _ = write!(self.sql, ", {}", s.expr("s."));
         }
-        self.base_rows(b, read, &col);
+        self.base_rows(b, ranges, &col);
         self.qualifier = "s.";
         if !b.filters.is_empty() {
             self.push(" AND ");
@@ -194,26 +226,14 @@ impl Gen {
         }
     }
 
-    /// `FROM` the base table, restricted to the ranges the rollup leaves out.
-    fn base_rows(&mut self, b: &Bound, read: &RollupRead, col: &str) {
-        if read.base_ranges.len() <= MAX_OR_RANGES {
-            // a few ranges: OR'ed, so the planner sees them (bitmap index scans, estimates)
-            let _ = write!(self.sql, " FROM {} AS s WHERE (", b.relation);
-            for (i, (lo, hi)) in read.base_ranges.iter().enumerate() {
-                self.push(if i > 0 { " OR (" } else { "(" });
-                if let Some(lo) = lo {
-                    let _ = write!(self.sql, "s.{col} >= ");
-                    self.timestamptz(*lo, "time");
-                    self.push(" AND ");
-                }
-                let _ = write!(self.sql, "s.{col} < ");
-                self.timestamptz(*hi, "time");
-                self.push(")");
-            }
-            self.push(")");
+    /// `FROM` the base table, restricted to the ranges no rollup answers.
+    fn base_rows(&mut self, b: &Bound, ranges: &[(Option<i64>, i64)], col: &str) {
+        if ranges.len() <= MAX_OR_RANGES {
+            let _ = write!(self.sql, " FROM {} AS s WHERE ", b.relation);
+            self.time_ranges(ranges, &format!("s.{col}"), "time");
         } else {
             self.push(" FROM unnest(");
-            self.ranges(read);
+            self.ranges(ranges);
             let _ = write!(
                 self.sql,
                 ") AS x(range) JOIN {} AS s ON s.{col} >= lower(x.range) AND s.{col} < upper(x.range) WHERE true",
@@ -294,14 +314,14 @@ impl Gen {
     }
 }
 
-/// The states the measures read, in the rollup's order.
-/// What both halves read: the states the measures need, the columns they group and filter on,
+/// What every part reads: the states the measures need, the columns they group and filter on,
 /// and how buckets are computed.
 struct Shape<'a> {
     states: Vec<&'a State>,
     dims: Vec<&'a str>,
     bucketed: bool,
     calendar: bool,
+    width_secs: i64,
 }
 
 /// The answer's dimensions, then every other column a filter (of the document or of a measure)

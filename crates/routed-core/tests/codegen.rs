@@ -12,7 +12,7 @@ use routed_core::ErrorKind;
 fn sql_for(doc: &str) -> routed_core::codegen::Generated {
     let q = parse_text(doc).unwrap();
     let b = bind(&q, &common::metrics()).unwrap();
-    generate(&b, &plan(&b, 0, &[], None), None)
+    generate(&b, &plan(&b, 0, &[], None), &[])
 }
 
 #[test]
@@ -62,7 +62,7 @@ fn hostile_names_and_values_never_reach_sql_text() {
     )
     .unwrap();
     let b = bind(&q, &rel).unwrap();
-    let g = generate(&b, &plan(&b, 0, &[], None), None);
+    let g = generate(&b, &plan(&b, 0, &[], None), &[]);
     assert!(
         g.rows_sql
             .contains("\"st\"\"atus; DROP TABLE x; --\" AS c1"),

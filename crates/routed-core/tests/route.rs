@@ -32,6 +32,7 @@ fn hourly(pending: Vec<Pending>) -> RollupFacts {
         watermark_us: Some(NOW - 2 * HOUR),
         pending,
         blocked: None,
+        rows_per_base_row: None,
     }
 }
 
@@ -62,7 +63,7 @@ fn whole_buckets_come_from_the_rollup_alone() {
     );
     assert_eq!(p.source, "rollup");
     assert_eq!(p.staleness_micros, 0);
-    assert!(p.rollup.unwrap().base_ranges.is_empty());
+    assert!(p.base_ranges.is_empty());
 }
 
 #[test]
@@ -70,11 +71,12 @@ fn partial_edges_and_the_tail_go_to_the_base_table() {
     let from = NOV1 + 24 * HOUR + HOUR / 2;
     let p = route(DAYS_2_TO_9, 0, &[hourly(vec![])], &window(Some(from), NOW));
     assert_eq!(p.source, "rollup+base");
-    let read = p.rollup.unwrap();
-    assert_eq!(read.from_us, Some(NOV1 + 25 * HOUR));
-    assert_eq!(read.to_us, NOW - 2 * HOUR);
     assert_eq!(
-        read.base_ranges,
+        p.rollups[0].ranges,
+        vec![(Some(NOV1 + 25 * HOUR), NOW - 2 * HOUR)]
+    );
+    assert_eq!(
+        p.base_ranges,
         vec![(Some(from), NOV1 + 25 * HOUR), (Some(NOW - 2 * HOUR), NOW)]
     );
 }
@@ -91,7 +93,7 @@ fn invalidated_buckets_are_read_from_the_base_table_at_budget_zero() {
     assert_eq!(p.source, "rollup+base");
     assert_eq!(p.staleness_micros, 0);
     assert_eq!(
-        p.rollup.unwrap().base_ranges,
+        p.base_ranges,
         vec![(Some(NOV1 + 30 * HOUR), NOV1 + 32 * HOUR)]
     );
     // a budget of two minutes serves the bucket as it is, and says it is a minute stale
@@ -115,7 +117,7 @@ fn a_change_logged_after_now_is_never_served_as_exact() {
         &window(Some(NOV1 + 24 * HOUR), NOV1 + 8 * 24 * HOUR),
     );
     assert_eq!(
-        p.rollup.unwrap().base_ranges,
+        p.base_ranges,
         vec![(Some(NOV1 + 30 * HOUR), NOV1 + 31 * HOUR)]
     );
     let p = route(
@@ -140,11 +142,9 @@ fn a_truncate_sends_everything_below_the_range_to_the_base_table() {
         &[hourly(vec![pending])],
         &window(Some(NOV1 + 24 * HOUR), NOV1 + 8 * 24 * HOUR),
     );
-    let read = p.rollup.unwrap();
-    assert_eq!(
-        read.base_ranges,
-        vec![(Some(NOV1 + 24 * HOUR), NOV1 + 8 * 24 * HOUR)]
-    );
+    // nothing is left for the rollup: the whole plan reads the base table
+    assert_eq!(p.source, "base");
+    assert!(p.rollups.is_empty());
     let open = r#"{"source": "metrics", "time": {"column": "ts", "to": "2026-11-09T00:00:00Z"},
       "measures": [{"name": "n", "agg": "count"}]}"#;
     let p = route(
@@ -153,10 +153,7 @@ fn a_truncate_sends_everything_below_the_range_to_the_base_table() {
         &[hourly(vec![pending])],
         &window(None, NOV1 + 8 * 24 * HOUR),
     );
-    assert_eq!(
-        p.rollup.unwrap().base_ranges,
-        vec![(None, NOV1 + 8 * 24 * HOUR)]
-    );
+    assert_eq!(p.source, "base");
 }
 
 #[test]
@@ -216,7 +213,7 @@ fn calendar_buckets_need_boundaries_on_the_rollup_grid() {
 }
 
 #[test]
-fn the_coarsest_rollup_that_can_answer_wins() {
+fn without_statistics_the_coarser_rollup_is_the_cheaper() {
     let mut coarse = hourly(vec![]);
     coarse.def.name = "metrics_3h".into();
     coarse.def.width_secs = 3 * 3600;
@@ -226,7 +223,8 @@ fn the_coarsest_rollup_that_can_answer_wins() {
         &[hourly(vec![]), coarse],
         &window(Some(NOV1 + 24 * HOUR), NOV1 + 8 * 24 * HOUR),
     );
-    assert_eq!(p.rollup.unwrap().index, 1);
+    assert_eq!(p.rollups.len(), 1, "aligned days need no finer rollup");
+    assert_eq!(p.rollups[0].index, 1);
 }
 
 #[test]
@@ -239,7 +237,7 @@ fn rollup_sql_merges_states_and_keeps_values_as_parameters() {
         std::slice::from_ref(&facts),
         Some(&window(Some(NOV1 + 24 * HOUR + 1), NOW)),
     );
-    let g = generate(&b, &p, Some(&facts.def));
+    let g = generate(&b, &p, &[&facts.def]);
     assert!(
         g.rows_sql.contains("FROM (SELECT * FROM \"routed\".\"metrics_hourly\" UNION ALL SELECT * FROM \"routed\".\"metrics_hourly$delta\") AS r"),
         "{}",
@@ -269,7 +267,7 @@ fn sketches_answer_approximately_unless_the_document_demands_exact() {
     let p = route(doc, 0, std::slice::from_ref(&facts), &w);
     assert_eq!((p.source, p.approximate), ("rollup", true));
     assert!(!p.candidates[0].exact);
-    let g = generate(&bound(doc), &p, Some(&facts.def));
+    let g = generate(&bound(doc), &p, &[&facts.def]);
     assert!(g.rows_sql.contains("\"routed\".\"quantile\"(\"routed\".\"quantile_merge\"(u.\"quantile(execution_time_ms)\")"), "{}", g.rows_sql);
     assert!(g.rows_sql.contains(
         "\"routed\".\"distinct_count\"(\"routed\".\"distinct_merge\"(u.\"distinct(rule_id)\")"
@@ -291,9 +289,8 @@ fn a_watermark_inside_a_bucket_serves_that_bucket_only_to_ranges_through_it() {
         std::slice::from_ref(&facts),
         &window(Some(NOV1 + 24 * HOUR), NOW),
     );
-    let read = p.rollup.unwrap();
-    assert_eq!(read.to_us, NOW - 20 * 60_000_000);
-    assert_eq!(read.base_ranges, vec![(Some(NOW - 20 * 60_000_000), NOW)]);
+    assert_eq!(p.rollups[0].ranges[0].1, NOW - 20 * 60_000_000);
+    assert_eq!(p.base_ranges, vec![(Some(NOW - 20 * 60_000_000), NOW)]);
     // ending before it, inside its bucket: whole buckets only
     let to = NOW - 30 * 60_000_000;
     let p = route(
@@ -302,7 +299,6 @@ fn a_watermark_inside_a_bucket_serves_that_bucket_only_to_ranges_through_it() {
         std::slice::from_ref(&facts),
         &window(Some(NOV1 + 24 * HOUR), to),
     );
-    let read = p.rollup.unwrap();
-    assert_eq!(read.to_us, NOW - HOUR);
-    assert_eq!(read.base_ranges, vec![(Some(NOW - HOUR), to)]);
+    assert_eq!(p.rollups[0].ranges[0].1, NOW - HOUR);
+    assert_eq!(p.base_ranges, vec![(Some(NOW - HOUR), to)]);
 }

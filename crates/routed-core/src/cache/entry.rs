@@ -2,7 +2,7 @@
 //! (SPEC "Staleness"): 0 while no committed change intersects its time range and the range is
 //! absolute; otherwise the age of the first instant the answer could have changed.
 
-pub const MAX_RELS: usize = 6;
+pub const MAX_RELS: usize = 10;
 
 pub const RELATIVE: u32 = 1;
 /// Every relation the answer read publishes its changes (a tracked source).

@@ -7,20 +7,67 @@ use super::{RollupFacts, Window};
 use crate::resolve::Bound;
 use crate::time::{format_interval, format_rfc3339_utc};
 
+/// An open start: below every instant PostgreSQL can store.
+pub const OPEN: i64 = i64::MIN;
+
 pub struct Coverage {
-    pub from_us: Option<i64>,
+    /// Bucket width in microseconds.
+    pub width: i64,
+    /// The end of what the rollup can read: the watermark when the range runs through it (the
+    /// partial bucket below it is materialized as deltas), else a bucket boundary.
     pub to_us: i64,
-    pub base_ranges: Vec<(Option<i64>, i64)>,
+    /// What it can answer, sorted and disjoint: whole buckets (and the partial one ending at
+    /// `to_us`) below the watermark, outside changes logged longer ago than the budget.
+    /// `OPEN` as a start means unbounded below.
+    pub answerable: Vec<(i64, i64)>,
+    /// Logged changes it would serve within budget: `(lo, hi, age)`.
+    pub within_budget: Vec<(i64, i64, i64)>,
     pub staleness_us: i64,
     pub approximate: bool,
     pub reason: String,
 }
 
-fn floor_to(us: i64, width: i64) -> i64 {
+impl Coverage {
+    /// Staleness of reading `ranges` from this rollup: the oldest change within budget it
+    /// would serve there.
+    pub fn staleness_of(&self, ranges: &[(i64, i64)]) -> i64 {
+        self.within_budget
+            .iter()
+            .filter(|(lo, hi, _)| ranges.iter().any(|(a, b)| lo < b && a < hi))
+            .map(|(_, _, age)| *age)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The part of `[lo, hi)` this rollup can read: whole buckets of its grid (and the partial
+    /// bucket ending at its watermark), inside what it can answer.
+    pub fn take(&self, lo: i64, hi: i64) -> Vec<(i64, i64)> {
+        let mut out = Vec::new();
+        for &(a, b) in &self.answerable {
+            let (l, h) = (lo.max(a), hi.min(b));
+            let l = if l == OPEN {
+                OPEN
+            } else {
+                ceil_to(l, self.width)
+            };
+            let h = if h == b && b == self.to_us {
+                h
+            } else {
+                floor_to(h, self.width)
+            };
+            if l < h {
+                out.push((l, h));
+            }
+        }
+        out
+    }
+}
+
+pub fn floor_to(us: i64, width: i64) -> i64 {
     us.div_euclid(width) * width
 }
 
-fn ceil_to(us: i64, width: i64) -> i64 {
+pub fn ceil_to(us: i64, width: i64) -> i64 {
     -floor_to(-us, width)
 }
 
@@ -39,7 +86,7 @@ pub fn cover(
     let Some(watermark) = r.watermark_us else {
         return Err("nothing is materialized yet".into());
     };
-    let from = w.from_us.map(|f| ceil_to(f, width));
+    let from = w.from_us.map_or(OPEN, |f| ceil_to(f, width));
     // the watermark may fall inside a bucket (refresh materializes the partial bucket up to it
     // as deltas): that bucket is usable when the range runs through the watermark
     let to = if w.to_us >= watermark {
@@ -47,19 +94,13 @@ pub fn cover(
     } else {
         floor_to(w.to_us, width)
     };
-    if from.is_some_and(|f| f >= to) {
+    if from >= to {
         return Err("no whole bucket of the range is materialized".into());
     }
-    let mut base = Vec::new();
-    if let (Some(f), Some(a)) = (w.from_us, from) {
-        if f < a {
-            base.push((Some(f), a));
-        }
-    }
-    let mut staleness = 0;
-    let mut refreshed_by_base = 0;
+    let mut holes = Vec::new();
+    let mut within_budget = Vec::new();
     for p in &r.pending {
-        let lo = p.lo_us.max(from.unwrap_or(i64::MIN));
+        let lo = p.lo_us.max(from);
         let hi = p.hi_us.min(to);
         if lo >= hi {
             continue;
@@ -68,30 +109,45 @@ pub fn cover(
         // change (a transaction's own writes and commits after its now() included)
         let age = (w.now_us - p.since_us).max(1);
         if age <= budget_us {
-            staleness = staleness.max(age);
+            within_budget.push((lo, hi, age));
         } else {
             // below every instant PostgreSQL can store: the range is open (a TRUNCATE)
-            base.push(((lo > i64::MIN / 2).then_some(lo), hi));
-            refreshed_by_base += 1;
+            holes.push((if lo > i64::MIN / 2 { lo } else { OPEN }, hi));
         }
     }
-    if to < w.to_us {
-        base.push((Some(to), w.to_us));
+    let holes = merge_closed(holes);
+    let mut answerable = Vec::new();
+    let mut at = from;
+    for &(lo, hi) in &holes {
+        if at < lo {
+            answerable.push((at, lo));
+        }
+        at = at.max(hi);
     }
-    let base = merge(base);
+    if at < to {
+        answerable.push((at, to));
+    }
+    let staleness = within_budget.iter().map(|p| p.2).max().unwrap_or(0);
     let reason = format!(
         "materialized from {} to {}{}{}{}",
-        from.map_or("the start".into(), format_rfc3339_utc),
+        if from == OPEN {
+            "the start".into()
+        } else {
+            format_rfc3339_utc(from)
+        },
         format_rfc3339_utc(to),
         if approximate {
             "; percentile and count_distinct from sketches (approximate)"
         } else {
             ""
         },
-        if refreshed_by_base > 0 {
-            format!("; {refreshed_by_base} invalidated range(s) read from the base table")
-        } else {
+        if holes.is_empty() {
             String::new()
+        } else {
+            format!(
+                "; {} invalidated range(s) left to other sources",
+                holes.len()
+            )
         },
         if staleness > 0 {
             format!(
@@ -103,17 +159,30 @@ pub fn cover(
         }
     );
     Ok(Coverage {
-        from_us: from,
+        width,
         to_us: to,
-        base_ranges: base,
+        answerable,
+        within_budget,
         staleness_us: staleness,
         approximate,
         reason,
     })
 }
 
+fn merge_closed(ranges: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+    merge(
+        ranges
+            .into_iter()
+            .map(|(lo, hi)| ((lo != OPEN).then_some(lo), hi))
+            .collect(),
+    )
+    .into_iter()
+    .map(|(lo, hi)| (lo.unwrap_or(OPEN), hi))
+    .collect()
+}
+
 /// Sorts and merges overlapping or touching ranges (`None` = unbounded below).
-fn merge(mut ranges: Vec<(Option<i64>, i64)>) -> Vec<(Option<i64>, i64)> {
+pub fn merge(mut ranges: Vec<(Option<i64>, i64)>) -> Vec<(Option<i64>, i64)> {
     ranges.sort_by_key(|(lo, _)| lo.unwrap_or(i64::MIN));
     let mut out: Vec<(Option<i64>, i64)> = Vec::with_capacity(ranges.len());
     for (lo, hi) in ranges {

@@ -1,14 +1,18 @@
 //! The router: a pure function from a bound document, the rollups of its source with their
 //! freshness facts, the budget and the clock to a plan of time segments, each read from one
-//! source. A rollup answers the whole buckets it holds exactly (or within budget); the base
-//! table answers partial edge buckets, the tail above the watermark and invalidated buckets
-//! too stale for the budget. At budget 0 the plan's answer is the base table's answer.
+//! source. Each rollup answers the whole buckets it holds exactly (or within budget); several
+//! may share one answer, the cheapest per unit of time first (coarse ones for the middle,
+//! finer ones for the edges); the base table answers the rest: sub-bucket edges, the tail
+//! above the watermarks, invalidated buckets too stale for the budget. At budget 0 the plan's
+//! answer is the base table's answer.
 
 use crate::resolve::Bound;
 use crate::rollup::RollupDef;
-use crate::time::TimeBound;
-use coverage::{cover, Coverage};
+use crate::time::{format_interval, TimeBound};
+use compose::{compose, opened, Usable};
+use coverage::{cover, Coverage, OPEN};
 
+mod compose;
 mod coverage;
 mod eligible;
 
@@ -47,6 +51,9 @@ pub struct RollupFacts {
     pub pending: Vec<Pending>,
     /// Why the caller may not read it at all (privileges, row security), if so.
     pub blocked: Option<String>,
+    /// Its rows per row of the source (planner statistics), the cost of reading it against the
+    /// base table over the same time; None when not yet analyzed.
+    pub rows_per_base_row: Option<f64>,
 }
 
 /// The document's time window as absolute instants, evaluated by the server at `now`.
@@ -72,24 +79,28 @@ pub struct Candidate {
     /// Staleness of an answer from this source, in microseconds (None when it cannot answer).
     pub staleness_micros: Option<i64>,
     pub exact: bool,
+    /// For a rollup that can answer: its rows per row of the base table over the same time.
+    pub cost: Option<f64>,
 }
 
 /// A half-open time range `[from, to)` read from one source; open ends mean unbounded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Segment {
     pub kind: SourceKind,
+    /// The rollup's name, or the source relation for base segments.
+    pub relation: String,
     pub from: Option<TimeBound>,
     pub to: Option<TimeBound>,
+    /// Why this source reads this range.
+    pub reason: String,
 }
 
-/// The rollup part of a plan: read rollup buckets in `[from, to)` except those inside
-/// `base_ranges`, and base rows inside `base_ranges` (sorted, disjoint).
+/// One rollup's part of a plan: its buckets starting inside `ranges` (sorted, disjoint; an
+/// open start is None).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RollupRead {
     pub index: usize,
-    pub from_us: Option<i64>,
-    pub to_us: i64,
-    pub base_ranges: Vec<(Option<i64>, i64)>,
+    pub ranges: Vec<(Option<i64>, i64)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -98,10 +109,20 @@ pub struct Plan {
     pub segments: Vec<Segment>,
     /// `meta.source`: base, rollup or rollup+base.
     pub source: &'static str,
-    pub rollup: Option<RollupRead>,
+    /// The rollups read, cheapest first; empty for a base-only plan.
+    pub rollups: Vec<RollupRead>,
+    /// With rollups: the ranges the base table reads (sorted, disjoint).
+    pub base_ranges: Vec<(Option<i64>, i64)>,
     pub staleness_micros: i64,
     pub budget_micros: i64,
     pub approximate: bool,
+}
+
+/// Cost of reading a rollup per unit of time against the base table: its statistics, else
+/// (never analyzed) one base row a second.
+fn cost(r: &RollupFacts) -> f64 {
+    r.rows_per_base_row
+        .unwrap_or(1.0 / r.def.width_secs.max(1) as f64)
 }
 
 pub fn plan(
@@ -110,16 +131,8 @@ pub fn plan(
     rollups: &[RollupFacts],
     window: Option<&Window>,
 ) -> Plan {
-    let base = Candidate {
-        kind: SourceKind::Base,
-        relation: bound.relation_display.clone(),
-        can_answer: true,
-        reason: "the base table answers every document exactly, at staleness 0".into(),
-        staleness_micros: Some(0),
-        exact: true,
-    };
     let mut candidates = Vec::with_capacity(rollups.len() + 1);
-    let mut best: Option<(usize, Coverage)> = None;
+    let mut covers: Vec<(usize, Coverage)> = Vec::new();
     for (i, r) in rollups.iter().enumerate() {
         match cover(bound, budget_micros, r, window) {
             Ok(c) => {
@@ -130,18 +143,9 @@ pub fn plan(
                     reason: c.reason.clone(),
                     staleness_micros: Some(c.staleness_us),
                     exact: c.staleness_us == 0 && !c.approximate,
+                    cost: Some(cost(r)),
                 });
-                let better = match &best {
-                    None => true,
-                    Some((j, _)) => {
-                        let (a, b) = (&r.def, &rollups[*j].def);
-                        (a.width_secs, std::cmp::Reverse(a.dimensions.len()))
-                            > (b.width_secs, std::cmp::Reverse(b.dimensions.len()))
-                    }
-                };
-                if better {
-                    best = Some((i, c));
-                }
+                covers.push((i, c));
             }
             Err(reason) => candidates.push(Candidate {
                 kind: SourceKind::Rollup,
@@ -150,56 +154,117 @@ pub fn plan(
                 reason,
                 staleness_micros: None,
                 exact: false,
+                cost: None,
             }),
         }
     }
-    candidates.push(base);
-    let Some((index, c)) = best else {
-        let (from, to) = match &bound.time {
-            Some(t) => (t.from, Some(t.to)),
-            None => (None, None),
-        };
-        return Plan {
-            candidates,
-            segments: vec![Segment {
-                kind: SourceKind::Base,
-                from,
-                to,
-            }],
-            source: "base",
-            rollup: None,
-            staleness_micros: 0,
-            budget_micros,
-            approximate: false,
-        };
+    candidates.push(Candidate {
+        kind: SourceKind::Base,
+        relation: bound.relation_display.clone(),
+        can_answer: true,
+        reason: "the base table answers every document exactly, at staleness 0".into(),
+        staleness_micros: Some(0),
+        exact: true,
+        cost: Some(1.0),
+    });
+    let composed = window.filter(|_| !covers.is_empty()).map(|w| {
+        let usable = covers
+            .iter()
+            .map(|(i, c)| Usable {
+                index: *i,
+                cover: c,
+                cost: cost(&rollups[*i]),
+                width: c.width,
+            })
+            .collect();
+        compose(w.from_us.unwrap_or(OPEN), w.to_us, usable)
+    });
+    let Some(composed) = composed.filter(|c| !c.reads.is_empty()) else {
+        return base_plan(bound, candidates, budget_micros);
     };
     let abs = |us: i64| Some(TimeBound::Absolute(us));
-    let mut segments = vec![Segment {
-        kind: SourceKind::Rollup,
-        from: c.from_us.and_then(abs),
-        to: abs(c.to_us),
-    }];
-    segments.extend(c.base_ranges.iter().map(|(lo, hi)| Segment {
-        kind: SourceKind::Base,
-        from: lo.and_then(abs),
-        to: abs(*hi),
-    }));
+    let mut segments = Vec::new();
+    let mut approximate = false;
+    let mut reads = Vec::new();
+    for (index, ranges) in &composed.reads {
+        let c = &covers
+            .iter()
+            .find(|(i, _)| i == index)
+            .expect("read from a cover")
+            .1;
+        approximate |= c.approximate;
+        let r = &rollups[*index];
+        for &(lo, hi) in ranges {
+            segments.push(Segment {
+                kind: SourceKind::Rollup,
+                relation: r.def.name.clone(),
+                from: opened(lo).and_then(abs),
+                to: abs(hi),
+                reason: format!(
+                    "whole {} buckets below its watermark, {:.4} of the base table's rows per unit of time",
+                    format_interval(c.width),
+                    cost(r)
+                ),
+            });
+        }
+        reads.push(RollupRead {
+            index: *index,
+            ranges: ranges.iter().map(|&(lo, hi)| (opened(lo), hi)).collect(),
+        });
+    }
+    for &(lo, hi) in &composed.base {
+        segments.push(Segment {
+            kind: SourceKind::Base,
+            relation: bound.relation_display.clone(),
+            from: opened(lo).and_then(abs),
+            to: abs(hi),
+            reason: "no whole materialized bucket of a usable rollup covers it (edge, tail or invalidated)".into(),
+        });
+    }
+    segments.sort_by_key(|s| match s.from {
+        Some(TimeBound::Absolute(us)) => us,
+        _ => i64::MIN,
+    });
     Plan {
         candidates,
         segments,
-        source: if c.base_ranges.is_empty() {
+        source: if composed.base.is_empty() {
             "rollup"
         } else {
             "rollup+base"
         },
-        rollup: Some(RollupRead {
-            index,
-            from_us: c.from_us,
-            to_us: c.to_us,
-            base_ranges: c.base_ranges,
-        }),
-        staleness_micros: c.staleness_us,
+        rollups: reads,
+        base_ranges: composed
+            .base
+            .iter()
+            .map(|&(lo, hi)| (opened(lo), hi))
+            .collect(),
+        staleness_micros: composed.staleness_us,
         budget_micros,
-        approximate: c.approximate,
+        approximate,
+    }
+}
+
+/// The whole document from the base table.
+fn base_plan(bound: &Bound, candidates: Vec<Candidate>, budget_micros: i64) -> Plan {
+    let (from, to) = match &bound.time {
+        Some(t) => (t.from, Some(t.to)),
+        None => (None, None),
+    };
+    Plan {
+        candidates,
+        segments: vec![Segment {
+            kind: SourceKind::Base,
+            relation: bound.relation_display.clone(),
+            from,
+            to,
+            reason: "no rollup can answer the document".into(),
+        }],
+        source: "base",
+        rollups: Vec::new(),
+        base_ranges: Vec::new(),
+        staleness_micros: 0,
+        budget_micros,
+        approximate: false,
     }
 }
