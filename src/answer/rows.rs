@@ -4,6 +4,7 @@
 
 use super::pipeline::prepare;
 use crate::error::raise_with;
+use crate::pg::snapshot::Planning;
 use pgrx::prelude::*;
 use pgrx::{PgSqlErrorCode, PgTupleDesc};
 use std::ffi::CStr;
@@ -83,31 +84,36 @@ pub unsafe fn materialize(
     // read in the statement's snapshot, like routed_query (the router's facts were read in it)
     // SAFETY: SPI's tuptable holds rows.len() tuples of its tupdesc until SPI_finish, after this
     // closure; the tuplestore copies each tuple it is given.
-    crate::pg::snapshot::read(&p.generated.rows_sql, &args, |rows| unsafe {
-        let table = rows.table();
-        if table.is_null() {
-            return;
-        }
-        let got = PgTupleDesc::from_pg_unchecked((*table).tupdesc);
-        let matches = got.len() == expected.len()
-            && got
-                .iter()
-                .zip(&expected)
-                .all(|(g, e)| g.type_oid().value() == e.1);
-        if !matches {
-            raise_with(
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                format!(
-                    "routed_rows: the query produced {} columns of other types than planned",
-                    got.len()
-                ),
-                None,
-            );
-        }
-        for i in 0..rows.len() {
-            pg_sys::tuplestore_puttuple(store, *(*table).vals.add(i));
-        }
-    });
+    crate::pg::snapshot::read_planned(
+        &p.generated.rows_sql,
+        &args,
+        Planning::Custom,
+        |rows| unsafe {
+            let table = rows.table();
+            if table.is_null() {
+                return;
+            }
+            let got = PgTupleDesc::from_pg_unchecked((*table).tupdesc);
+            let matches = got.len() == expected.len()
+                && got
+                    .iter()
+                    .zip(&expected)
+                    .all(|(g, e)| g.type_oid().value() == e.1);
+            if !matches {
+                raise_with(
+                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                    format!(
+                        "routed_rows: the query produced {} columns of other types than planned",
+                        got.len()
+                    ),
+                    None,
+                );
+            }
+            for i in 0..rows.len() {
+                pg_sys::tuplestore_puttuple(store, *(*table).vals.add(i));
+            }
+        },
+    );
 
     // SAFETY: rsinfo is the call's ReturnSetInfo (checked by the caller); materialize mode hands
     // it our tuplestore and descriptor.

@@ -2,6 +2,7 @@
 //! logged changes) and the answer's query must see the same snapshot, or a writer committing
 //! between them could make a stale rollup bucket look exact. pgrx's `select` takes a new
 //! snapshot per query once the transaction has written; SPI's `read_only` mode does not.
+//! Each SQL text is planned once per backend and its plan kept.
 
 use crate::error::raise_with;
 use pgrx::datum::DatumWithOid;
@@ -40,9 +41,92 @@ impl Rows {
     }
 }
 
+/// How a kept plan is planned on each execution.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Planning {
+    /// PostgreSQL's choice (generic after five custom plans): catalog reads.
+    Default,
+    /// Always with the actual values: answers, whose best plan depends on the window.
+    Custom,
+}
+
+/// Kept plans are bounded; past this many the least recently prepared half is freed.
+const MAX_KEPT: usize = 64;
+
+struct Kept {
+    key: (String, Vec<pg_sys::Oid>, bool),
+    plan: pg_sys::SPIPlanPtr,
+}
+
+thread_local! {
+    /// Plans of the SQL texts this backend read, kept across calls: parsing and analysing a
+    /// statement costs more than running it over few rows. The plan cache revalidates them
+    /// after catalog changes (and replans on a different search_path).
+    static KEPT: std::cell::RefCell<Vec<Kept>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The kept plan of `sql` with these argument types, prepared on first use. SPI is connected.
+fn kept(sql: &str, types: &mut [pg_sys::Oid], planning: Planning) -> pg_sys::SPIPlanPtr {
+    let custom = planning == Planning::Custom;
+    let found = KEPT.with_borrow(|k| {
+        k.iter()
+            .find(|e| e.key.0 == sql && e.key.1 == types && e.key.2 == custom)
+            .map(|e| e.plan)
+    });
+    if let Some(plan) = found {
+        return plan;
+    }
+    let c_sql = CString::new(sql).expect("generated SQL has no NUL");
+    let options = if custom {
+        pg_sys::CURSOR_OPT_CUSTOM_PLAN as i32
+    } else {
+        0
+    };
+    // SAFETY: SPI is connected; c_sql is NUL-terminated and types has one entry per parameter.
+    let plan = unsafe {
+        pg_sys::SPI_prepare_cursor(
+            c_sql.as_ptr(),
+            types.len() as i32,
+            types.as_mut_ptr(),
+            options,
+        )
+    };
+    // SAFETY: plan is a new, non-NULL plan; keeping it moves it to a context that lives as long
+    // as the backend (until SPI_freeplan).
+    if plan.is_null() || unsafe { pg_sys::SPI_keepplan(plan) } != 0 {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            "could not plan a read".into(),
+            None,
+        );
+    }
+    KEPT.with_borrow_mut(|k| {
+        if k.len() >= MAX_KEPT {
+            for old in k.drain(..MAX_KEPT / 2) {
+                // SAFETY: old.plan was kept by this function and is no longer referenced.
+                unsafe { pg_sys::SPI_freeplan(old.plan) };
+            }
+        }
+        k.push(Kept {
+            key: (sql.to_string(), types.to_vec(), custom),
+            plan,
+        });
+    });
+    plan
+}
+
 /// Runs `sql` read-only in the current snapshot and hands its rows to `f`.
 pub fn read<R>(sql: &str, args: &[DatumWithOid<'_>], f: impl FnOnce(&Rows) -> R) -> R {
-    let c_sql = CString::new(sql).expect("generated SQL has no NUL");
+    read_planned(sql, args, Planning::Default, f)
+}
+
+/// [`read`], planned as `planning` says.
+pub fn read_planned<R>(
+    sql: &str,
+    args: &[DatumWithOid<'_>],
+    planning: Planning,
+    f: impl FnOnce(&Rows) -> R,
+) -> R {
     let mut types: Vec<pg_sys::Oid> = args.iter().map(|a| a.oid()).collect();
     let mut values: Vec<pg_sys::Datum> = args
         .iter()
@@ -55,9 +139,9 @@ pub fn read<R>(sql: &str, args: &[DatumWithOid<'_>], f: impl FnOnce(&Rows) -> R)
         .iter()
         .map(|a| if a.datum().is_some() { b' ' } else { b'n' } as std::ffi::c_char)
         .collect();
-    // SAFETY: connect, execute in the active snapshot, let the callback read SPI_tuptable, then
-    // finish: SPI's documented sequence; sql is NUL-terminated, types and nulls have one entry per
-    // argument.
+    // SAFETY: connect, execute a kept plan read-only (in the active snapshot), let the callback
+    // read SPI_tuptable, then finish: SPI's documented sequence; values and nulls have one entry
+    // per argument.
     unsafe {
         if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
             raise_with(
@@ -66,15 +150,8 @@ pub fn read<R>(sql: &str, args: &[DatumWithOid<'_>], f: impl FnOnce(&Rows) -> R)
                 None,
             );
         }
-        let rc = pg_sys::SPI_execute_with_args(
-            c_sql.as_ptr(),
-            args.len() as i32,
-            types.as_mut_ptr(),
-            values.as_mut_ptr(),
-            nulls.as_ptr(),
-            true,
-            0,
-        );
+        let plan = kept(sql, &mut types, planning);
+        let rc = pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), true, 0);
         if rc != pg_sys::SPI_OK_SELECT as i32 {
             raise_with(
                 PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
