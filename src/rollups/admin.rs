@@ -114,7 +114,8 @@ fn check_settings(
     }
 }
 
-/// The empty rollup table and its deltas, each with its index.
+/// The empty rollup table and its deltas, each with its bucket index, and the rollup's
+/// covering index (`RollupDef::covering_index_sql`).
 fn create_relations(
     c: &mut pgrx::spi::SpiClient<'_>,
     def: &RollupDef,
@@ -122,10 +123,14 @@ fn create_relations(
 ) -> Result<(), pgrx::spi::Error> {
     let table = def.relation();
     let from = format!("{source} AS s WHERE false");
-    // sketches go out of line (TOAST), so queries of plain states scan narrow rows
-    let ddl = [
+    // sketches go out of line (TOAST), so queries of plain states scan narrow rows; autovacuum
+    // after every 10,000 new rows keeps the visibility map current, so reads of recent buckets
+    // stay index-only
+    let mut ddl = vec![
         format!(
-            "CREATE TABLE {table} WITH (toast_tuple_target = 128) AS {} WITH NO DATA",
+            "CREATE TABLE {table} WITH (toast_tuple_target = 128, \
+             autovacuum_vacuum_insert_threshold = 10000, autovacuum_vacuum_insert_scale_factor = 0, \
+             autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02) AS {} WITH NO DATA",
             def.states_select(&from)
         ),
         format!("CREATE INDEX ON {table} (bucket)"),
@@ -135,6 +140,7 @@ fn create_relations(
         ),
         format!("CREATE INDEX ON {} (bucket)", def.delta_relation()),
     ];
+    ddl.extend(def.covering_index_sql());
     for sql in ddl {
         c.update(sql.as_str(), None, &[])?;
     }

@@ -72,11 +72,22 @@ impl Gen {
         };
         self.merged_select(b, first, t, &shape);
         self.push(" FROM (");
-        for (i, (def, read)) in defs.iter().zip(&plan.rollups).enumerate() {
-            if i > 0 {
-                self.push(" UNION ALL ");
+        // one part per range (a plain range condition is read index-only; an OR of ranges
+        // becomes a bitmap scan of the heap), or one over a multirange for many ranges
+        let mut first_part = true;
+        for (def, read) in defs.iter().zip(&plan.rollups) {
+            let parts: Vec<&[(Option<i64>, i64)]> = if read.ranges.len() > MAX_OR_RANGES {
+                vec![&read.ranges[..]]
+            } else {
+                read.ranges.chunks(1).collect()
+            };
+            for ranges in parts {
+                if !first_part {
+                    self.push(" UNION ALL ");
+                }
+                first_part = false;
+                self.rollup_part(b, def, ranges, t, &shape);
             }
-            self.rollup_part(b, def, &read.ranges, t, &shape);
         }
         if !plan.base_ranges.is_empty() {
             self.base_part(b, first, &plan.base_ranges, t, &shape);

@@ -302,3 +302,30 @@ fn a_watermark_inside_a_bucket_serves_that_bucket_only_to_ranges_through_it() {
     assert_eq!(p.rollups[0].ranges[0].1, NOW - HOUR);
     assert_eq!(p.base_ranges, vec![(Some(NOW - HOUR), to)]);
 }
+
+#[test]
+fn covering_index_leads_with_the_first_dimension_and_keeps_plain_states() {
+    let measures = serde_json::json!([{"agg": "sum", "column": "records_processed"},
+                          {"agg": "percentile", "column": "execution_time_ms"}]);
+    let def = RollupDef {
+        name: "m".into(),
+        time_column: "ts".into(),
+        width_secs: 3600,
+        dimensions: vec!["status".into(), "region".into()],
+        states: parse_states(&measures, &common::metrics()).unwrap(),
+    };
+    let sql = def.covering_index_sql().unwrap();
+    assert!(
+        sql.starts_with("CREATE INDEX ON \"routed\".\"m\" (\"status\", bucket) INCLUDE (\"region\", \"count(*)\", \"sum(records_processed)\""),
+        "{sql}"
+    );
+    assert!(
+        !sql.contains("quantile"),
+        "sketches stay out of the index: {sql}"
+    );
+    let bare = RollupDef {
+        dimensions: vec![],
+        ..def
+    };
+    assert_eq!(bare.covering_index_sql(), None);
+}

@@ -10,6 +10,8 @@ use crate::query::{Agg, MAX_IDENTIFIER_BYTES, MAX_ITEMS};
 use serde_json::Value;
 use std::fmt::Write;
 
+mod layout;
+
 /// A re-aggregatable state over source rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StateKind {
