@@ -10,8 +10,10 @@ TEST_PORT="${PG_ROUTED_TEST_PORT:-54329}"
 PGTEST_DIR="$REPO/target/pg_routed_test/pgrx"
 passed=0; failed=0; failures=""
 
+# PG_ROUTED_SUITES="golden isolation" runs only those suites (while working on them)
 suite() {
   local name="$1"; shift
+  if [ -n "${PG_ROUTED_SUITES:-}" ] && [[ " $PG_ROUTED_SUITES " != *" $name "* ]]; then return 0; fi
   log "suite: $name"
   if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures="$failures $name"; fi
 }
@@ -40,8 +42,9 @@ golden_tests() {
   local step; step=$(ls "$REPO"/sql/pg_routed--*--"$version".sql)
   local previous; previous=$(basename "$step" | sed 's/^pg_routed--\(.*\)--.*/\1/')
   local what; what=$(sed -n '1s/^-- pg_routed [^:]*: \(.*\)\.$/\1/p' "$step")
+  local manual=(); [ -f "$REPO/sql/manual/$previous--$version.sql" ] && manual=("$REPO/sql/manual/$previous--$version.sql")
   python3 "$REPO/scripts/upgrade_sql.py" "$REPO/sql/pg_routed--$previous.sql" \
-    "$("$PG_CONFIG" --sharedir)/extension/pg_routed--$version.sql" "$what" \
+    "$("$PG_CONFIG" --sharedir)/extension/pg_routed--$version.sql" "$what" "${manual[@]}" \
     | diff -u "$step" - || { echo "$step is stale: regenerate it with scripts/upgrade_sql.py"; return 1; }
   upgrade_check && "$REPO/scripts/regress.sh" sql "$TEST_PORT"
 }
@@ -58,6 +61,15 @@ upgrade_check() {
   $q -d routed_fresh -c "CREATE EXTENSION pg_routed" || return 1
   diff -u <($q -d routed_fresh -c "$members") <($q -d routed_upgraded -c "$members") \
     || { echo "upgrade from 0.1.0 does not reach the objects of a fresh install"; return 1; }
+  # and their definitions: functions, procedures and views as a fresh install defines them
+  local defs="SELECT p.oid::regprocedure::text || ' ' || md5(pg_get_functiondef(p.oid)) FROM pg_proc p
+    WHERE p.pronamespace = 'routed'::regnamespace AND p.prokind IN ('f', 'p')
+    UNION ALL SELECT c.oid::regclass::text || ' ' || md5(pg_get_viewdef(c.oid)) FROM pg_class c
+    WHERE c.relnamespace = 'routed'::regnamespace AND c.relkind = 'v'
+    UNION ALL SELECT 'dumped with the extension: ' || array_to_string(extconfig::regclass[], ', ')
+    FROM pg_extension WHERE extname = 'pg_routed' ORDER BY 1"
+  diff -u <($q -d routed_fresh -c "$defs") <($q -d routed_upgraded -c "$defs") \
+    || { echo "upgrade from 0.1.0 does not reach the definitions of a fresh install"; return 1; }
 }
 isolation_tests() { "$REPO/scripts/regress.sh" isolation "$TEST_PORT"; }
 
@@ -70,6 +82,11 @@ stress_tests() {
 # stale-while-revalidate with the real background worker (restarts the cluster twice)
 revalidate_tests() {
   /usr/bin/python3 "$REPO/pgrx-tests/revalidate.py" --port "$TEST_PORT" --pgdata "$TEST_DIR"
+}
+
+# pg_dump / pg_restore round trips (five ways) keep every rollup exact
+dump_restore_tests() {
+  /usr/bin/python3 "$REPO/pgrx-tests/dump_restore.py" --port "$TEST_PORT" --pgbin "$PG_BIN"
 }
 
 differential_tests() {
@@ -86,6 +103,7 @@ trap 'cluster_down "$TEST_DIR"' EXIT   # also when a suite aborts the script
 cluster_restart "$TEST_DIR"
 suite golden golden_tests
 suite isolation isolation_tests
+suite dump_restore dump_restore_tests
 suite differential differential_tests
 suite stress stress_tests
 suite revalidate revalidate_tests

@@ -44,7 +44,9 @@ CREATE TABLE routed.tracked (
 CREATE TABLE routed.rollup_catalog (
     id               serial PRIMARY KEY,
     name             text NOT NULL UNIQUE,
-    source           regclass NOT NULL REFERENCES routed.tracked (source),
+    -- a tracked source (routed.untrack refuses while rollups remain; no foreign key, so
+    -- pg_restore --jobs may load the dumped catalogs in any order)
+    source           regclass NOT NULL,
     time_column      name NOT NULL,
     granularity      interval NOT NULL,
     dimensions       text[] NOT NULL,
@@ -79,6 +81,14 @@ CREATE INDEX invalidations_rollup ON routed.invalidations (rollup_id);
 
 GRANT USAGE ON SCHEMA routed TO PUBLIC;
 GRANT SELECT ON routed.tracked, routed.rollup_catalog, routed.invalidations TO PUBLIC;
+
+-- pg_dump dumps these rows with the extension (the rollup and delta tables are ordinary tables
+-- and are dumped anyway), so a restore gets back every tracked source, rollup definition,
+-- watermark and pending change in the dump's one snapshot
+SELECT pg_catalog.pg_extension_config_dump('routed.tracked', '');
+SELECT pg_catalog.pg_extension_config_dump('routed.rollup_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('routed.rollup_catalog_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('routed.invalidations', '');
 
 -- The statement trigger. SECURITY DEFINER: writers log changes without needing privileges on
 -- the log and delta tables themselves; its own search_path keeps a writer's functions and
@@ -194,6 +204,8 @@ BEGIN
                                   refresh_interval, refresh_lag);
     COMMIT;
     CALL routed.refresh_rollup(name);
+    -- planner statistics now, not at autovacuum's next visit: the router's costs read them
+    EXECUTE format('ANALYZE routed.%I', name);
 END $$;
 
 CREATE FUNCTION routed.drop_rollup(name text) RETURNS void
@@ -268,7 +280,9 @@ SELECT c.name, c.source, c.granularity, c.dimensions, c.measures, c.watermark,
        c.last_refresh, c.last_refresh_ms,
        c.refresh_interval, c.refresh_lag, c.row_count AS rows,
        pg_catalog.pg_total_relation_size(pg_catalog.to_regclass(format('routed.%I', c.name)))
-       + pg_catalog.pg_total_relation_size(pg_catalog.to_regclass(format('routed.%I', c.name || '$delta'))) AS size_bytes
+       + pg_catalog.pg_total_relation_size(pg_catalog.to_regclass(format('routed.%I', c.name || '$delta'))) AS size_bytes,
+       ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid) FROM pg_catalog.pg_index i
+              WHERE i.indrelid = pg_catalog.to_regclass(format('routed.%I', c.name)) ORDER BY i.indexrelid) AS indexes
   FROM routed.rollup_catalog c
   LEFT JOIN LATERAL (SELECT count(*) AS pending_ranges, min(i.logged_at) AS oldest_pending
                        FROM routed.invalidations i WHERE i.rollup_id = c.id) p ON true;

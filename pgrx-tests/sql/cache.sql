@@ -82,7 +82,7 @@ SELECT c(:'plain');
 SELECT c(:'plain');
 SELECT c(:'plain', '1 hour');
 
--- DDL on a source drops what the cache knew about the database
+-- DDL on a source invalidates its answers (which DDL invalidates what: ddl.sql)
 SELECT c(:'closed');
 ALTER TABLE cev ADD COLUMN note text;
 SELECT c(:'closed') AS after_ddl;

@@ -12,6 +12,7 @@ pgrx::extension_sql_file!(
         routed::_cache_stats,
         routed::_query_stats,
         routed::_note_ddl,
+        routed::_note_ddl_relation,
         routed::cache_reset,
         routed::stats_reset
     ]
@@ -140,5 +141,12 @@ mod routed {
     #[pg_extern]
     fn _note_ddl() {
         crate::changes::publish::note_ddl();
+    }
+
+    /// Called by the DDL event triggers for a changed or dropped relation: at commit, the
+    /// cached answers that read it count as changed.
+    #[pg_extern]
+    fn _note_ddl_relation(rel: pg_sys::Oid) {
+        crate::changes::publish::note_ddl_relation(rel);
     }
 }

@@ -53,6 +53,12 @@ pub fn note_ddl() {
     note(pg_sys::InvalidOid, &[(i64::MIN, i64::MAX)]);
 }
 
+/// Notes that this transaction changed or dropped relation `rel`: the answers that read it
+/// are affected once it commits, whatever their time range.
+pub fn note_ddl_relation(rel: pg_sys::Oid) {
+    note(rel, &[(i64::MIN, i64::MAX)]);
+}
+
 /// Whether this transaction noted changes not yet published.
 pub fn pending() -> bool {
     PENDING.with_borrow(|p| !p.is_empty())
