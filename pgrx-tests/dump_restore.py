@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""pg_dump / pg_restore round trips of a database with rollups (issue #14).
+"""pg_dump / pg_restore round trips and upgrades of a database with rollups (issue #14).
 
 A source with an hourly and a daily rollup, late inserts (deltas), an update and a delete not yet
 refreshed (logged ranges), all dumped once; then restored five ways: `pg_dump -Fc` + `pg_restore`,
@@ -11,6 +11,9 @@ After each restore:
   * after writes in the restored database (insert now, late insert, update, delete) and a
     refresh, every rollup row equals a rebuild's (a fresh create_rollup of the same definition),
     so nothing was lost or counted twice.
+The same checks after `ALTER EXTENSION pg_routed UPDATE` of the same database created at each
+released version with rollups (0.2.0, 0.3.0), which must also give existing rollups their
+covering index.
 
     dump_restore.py --port 54329 --pgbin /usr/lib/postgresql/15/bin
 """
@@ -47,11 +50,11 @@ def recreate(port, db, owner="postgres"):
     c.close()
 
 
-def setup(port):
-    recreate(port, SRC)
-    c = connect(port, SRC)
+def setup(port, db=SRC, version=None):
+    recreate(port, db)
+    c = connect(port, db)
     cur = c.cursor()
-    cur.execute("CREATE EXTENSION pg_routed")
+    cur.execute("CREATE EXTENSION pg_routed" + (f" VERSION '{version}'" if version else ""))
     cur.execute("CREATE TABLE ev (ts timestamptz NOT NULL, shop text, qty int, price numeric)")
     cur.execute("""INSERT INTO ev SELECT now() - interval '3 days' + i * interval '37 s', 'shop' || (i % 4), i % 11, i % 7 + 0.5
                      FROM generate_series(1, 7000) i""")
@@ -180,7 +183,23 @@ def main():
         except Exception as e:
             failures += 1
             print(f"dump/restore: {where}: FAILED: {e}")
-    print(f"dump/restore: {5 - failures} of 5 ways passed")
+    for version in ["0.2.0", "0.3.0"]:
+        where = f"upgrade from {version} with data"
+        db = f"routed_upgrade_{version.replace('.', '_')}"
+        try:
+            catalog = setup(a.port, db, version)
+            c = connect(a.port, db)
+            c.cursor().execute("ALTER EXTENSION pg_routed UPDATE")
+            cur = c.cursor()
+            cur.execute("""SELECT count(*) FROM routed.rollups r, unnest(r.indexes) i WHERE i LIKE '%(shop, bucket) INCLUDE%'""")
+            assert cur.fetchone()[0] == 2, f"{where}: existing rollups have no covering index"
+            c.close()
+            check(a.port, db, catalog, where)
+            print(f"upgrade: {where}: ok")
+        except Exception as e:
+            failures += 1
+            print(f"upgrade: {where}: FAILED: {e}")
+    print(f"dump/restore and upgrades: {7 - failures} of 7 passed")
     sys.exit(1 if failures else 0)
 
 

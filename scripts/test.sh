@@ -84,7 +84,7 @@ revalidate_tests() {
   /usr/bin/python3 "$REPO/pgrx-tests/revalidate.py" --port "$TEST_PORT" --pgdata "$TEST_DIR"
 }
 
-# pg_dump / pg_restore round trips (five ways) keep every rollup exact
+# pg_dump / pg_restore round trips (five ways) and upgrades with data keep every rollup exact
 dump_restore_tests() {
   /usr/bin/python3 "$REPO/pgrx-tests/dump_restore.py" --port "$TEST_PORT" --pgbin "$PG_BIN"
 }

@@ -36,6 +36,11 @@ DECLARE
 BEGIN
     FOR r IN SELECT c.name, c.dimensions, c.states FROM routed.rollup_catalog c
               WHERE cardinality(c.dimensions) > 0 AND pg_catalog.to_regclass(format('routed.%I', c.name)) IS NOT NULL
+                -- (a rollup created by the new library before the update has it already)
+                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                                  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                                 WHERE i.indrelid = pg_catalog.to_regclass(format('routed.%I', c.name))
+                                   AND a.attname = c.dimensions[1])
     LOOP
         include := ARRAY(SELECT quote_ident(d) FROM unnest(r.dimensions[2:]) d)
                 || ARRAY(SELECT quote_ident(s->>'name') FROM jsonb_array_elements(r.states) s
