@@ -89,6 +89,11 @@ dump_restore_tests() {
   /usr/bin/python3 "$REPO/pgrx-tests/dump_restore.py" --port "$TEST_PORT" --pgbin "$PG_BIN"
 }
 
+# NOTIFY routed_changes / routed_refreshes with a listening client
+notify_tests() {
+  /usr/bin/python3 "$REPO/pgrx-tests/notify.py" --port "$TEST_PORT"
+}
+
 differential_tests() {
   python3 "$REPO/pgrx-tests/differential.py" --port "$TEST_PORT" --documents "${PG_ROUTED_DIFF_DOCS:-300}"
 }
@@ -104,6 +109,7 @@ cluster_restart "$TEST_DIR"
 suite golden golden_tests
 suite isolation isolation_tests
 suite dump_restore dump_restore_tests
+suite notify notify_tests
 suite differential differential_tests
 suite stress stress_tests
 suite revalidate revalidate_tests

@@ -175,6 +175,18 @@ BEGIN
     EXECUTE format('DROP TRIGGER IF EXISTS routed_capture_truncate ON %s', source);
 END $$;
 
+-- With routed.notify on, a completed refresh sends NOTIFY routed_refreshes (at its commit).
+CREATE FUNCTION routed._notify_refreshed(name text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(current_setting('routed.notify', true), 'off')::boolean THEN
+        PERFORM pg_catalog.pg_notify('routed_refreshes', json_build_object(
+            'rollup', name,
+            'watermark', (SELECT to_json(c.watermark AT TIME ZONE 'UTC')#>>'{}' || '+00:00'
+                            FROM routed.rollup_catalog c WHERE c.name = _notify_refreshed.name))::text);
+    END IF;
+END $$;
+
 -- Refresh: raise the threshold and commit, then bounded steps, each its own transaction.
 -- Needs its own transactions, so it cannot run inside BEGIN ... COMMIT.
 CREATE PROCEDURE routed.refresh_rollup(name text, "from" timestamptz DEFAULT NULL,
@@ -192,6 +204,7 @@ BEGIN
     UPDATE routed.rollup_catalog c SET last_refresh = started,
            last_refresh_ms = extract(epoch FROM clock_timestamp() - started) * 1000
      WHERE c.name = refresh_rollup.name;
+    PERFORM routed._notify_refreshed(name);
 END $$;
 
 CREATE PROCEDURE routed.create_rollup(name text, source regclass, granularity interval,

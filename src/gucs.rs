@@ -6,6 +6,7 @@ use std::ffi::CString;
 
 pub static ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static CACHE: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static NOTIFY: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static DEFAULT_STALENESS_S: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static DATABASES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static REFRESH_NAPTIME_S: GucSetting<i32> = GucSetting::<i32>::new(5);
@@ -19,6 +20,14 @@ pub fn init() {
         c"Whether routed_query may use sources other than the base table.",
         c"When off, every document is answered from its base table.",
         &ENABLED,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"routed.notify",
+        c"Whether commits that change tracked sources send NOTIFY routed_changes, and refreshes NOTIFY routed_refreshes.",
+        c"One notification per source and transaction, with the range of times it changed.",
+        &NOTIFY,
         GucContext::Userset,
         GucFlags::default(),
     );

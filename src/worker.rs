@@ -129,7 +129,8 @@ fn refresh(name: &str, owner: &str) {
         Spi::run_with_args(
             "UPDATE routed.rollup_catalog SET last_refresh = clock_timestamp() - make_interval(secs => $2 / 1000), last_refresh_ms = $2 WHERE name = $1",
             &[name.into(), ms.into()],
-        )
+        )?;
+        Spi::run_with_args("SELECT routed._notify_refreshed($1)", &[name.into()])
     });
     log!("pg_routed: refreshed rollup \"{name}\" in {ms:.1} ms ({steps} steps)");
 }

@@ -147,3 +147,37 @@ BEGIN
 END $$;
 
 CREATE EVENT TRIGGER routed_on_drop_note ON sql_drop EXECUTE FUNCTION routed._on_drop_note();
+
+-- routed.notify: refreshes send NOTIFY routed_refreshes
+-- With routed.notify on, a completed refresh sends NOTIFY routed_refreshes (at its commit).
+CREATE FUNCTION routed._notify_refreshed(name text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(current_setting('routed.notify', true), 'off')::boolean THEN
+        PERFORM pg_catalog.pg_notify('routed_refreshes', json_build_object(
+            'rollup', name,
+            'watermark', (SELECT to_json(c.watermark AT TIME ZONE 'UTC')#>>'{}' || '+00:00'
+                            FROM routed.rollup_catalog c WHERE c.name = _notify_refreshed.name))::text);
+    END IF;
+END $$;
+
+-- Refresh: raise the threshold and commit, then bounded steps, each its own transaction.
+-- Needs its own transactions, so it cannot run inside BEGIN ... COMMIT.
+CREATE OR REPLACE PROCEDURE routed.refresh_rollup(name text, "from" timestamptz DEFAULT NULL,
+                                       "to" timestamptz DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+DECLARE
+    target timestamptz;
+    started timestamptz := clock_timestamp();
+BEGIN
+    target := routed._refresh_begin(name, "to");
+    COMMIT;
+    WHILE routed._refresh_step(name, "from", "to", target) LOOP
+        COMMIT;
+    END LOOP;
+    UPDATE routed.rollup_catalog c SET last_refresh = started,
+           last_refresh_ms = extract(epoch FROM clock_timestamp() - started) * 1000
+     WHERE c.name = refresh_rollup.name;
+    PERFORM routed._notify_refreshed(name);
+END $$;
+

@@ -74,6 +74,7 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
     let ranges = match t.tg_event & pg_sys::TRIGGER_EVENT_OPMASK {
         pg_sys::TRIGGER_EVENT_TRUNCATE => {
             crate::changes::publish::note(source, &[(NOBEGIN, NOEND)]);
+            super::notify::note(source, &[(NOBEGIN, NOEND)]);
             vec![(NOBEGIN, NOEND)]
         }
         pg_sys::TRIGGER_EVENT_INSERT => {
@@ -115,6 +116,7 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
 /// Notes the statement's ranges for the result cache (published at commit). Rows with a NULL
 /// time change only answers without a lower time bound: noted as a range at -infinity.
 fn note_for_cache(source: pg_sys::Oid, mut ranges: Vec<(i64, i64)>, nulls: bool) {
+    super::notify::note(source, &ranges);
     if nulls {
         ranges.push((NOBEGIN, NOBEGIN));
     }

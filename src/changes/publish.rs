@@ -111,7 +111,10 @@ unsafe extern "C-unwind" fn on_exit(_code: i32, _arg: pg_sys::Datum) {
 unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
     use pg_sys::XactEvent::*;
     match event {
-        XACT_EVENT_PRE_COMMIT => pre_commit(),
+        XACT_EVENT_PRE_COMMIT => {
+            super::notify::pre_commit();
+            pre_commit();
+        }
         XACT_EVENT_COMMIT => {
             publish();
             leave_in_flight();
@@ -124,6 +127,7 @@ unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut s
         XACT_EVENT_ABORT | XACT_EVENT_PREPARE => {
             leave_in_flight();
             clear();
+            super::notify::clear();
         }
         _ => {}
     }
