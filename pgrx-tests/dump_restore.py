@@ -11,6 +11,8 @@ After each restore:
   * after writes in the restored database (insert now, late insert, update, delete) and a
     refresh, every rollup row equals a rebuild's (a fresh create_rollup of the same definition),
     so nothing was lost or counted twice.
+A pg_dump taken while a refresh of many steps runs neither blocks it nor sees it half done: its
+restore passes the same checks. DROP EXTENSION ... CASCADE leaves no capture trigger behind.
 The same checks after `ALTER EXTENSION pg_routed UPDATE` of the same database created at each
 released version with rollups (0.2.0, 0.3.0), which must also give existing rollups their
 covering index.
@@ -23,6 +25,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 from stress import connect
 
@@ -113,7 +116,7 @@ def check(port, db, catalog, where):
     cur = c.cursor()
     cur.execute(CATALOG)
     got = cur.fetchall()
-    if got != catalog:
+    if catalog is not None and got != catalog:
         raise AssertionError(f"{where}: routed.rollups after the restore\n{got}\nexpected\n{catalog}")
     c.autocommit = False
     answers_equal_base(cur, where + ", restored")
@@ -133,6 +136,49 @@ def check(port, db, catalog, where):
     assert cur.fetchone()[0] == 0, f"{where}: the refresh left logged ranges"
     equals_rebuild(cur, where)
     c.close()
+
+
+def dump_during_refresh(port, bin_, conn):
+    """A refresh of several steps started while pg_dump runs finishes before the dump does
+    (it is not blocked by it), and the dump restores to a database that answers exactly."""
+    c = connect(port, SRC)
+    cur = c.cursor()
+    # a table that keeps pg_dump busy for a few seconds
+    cur.execute("CREATE TABLE ev_bulk AS SELECT i, md5(i::text) AS t FROM generate_series(1, 1500000) i")
+    # late rows (deltas) and scattered deletes (logged ranges) for the refresh to fold in
+    for i in range(200):
+        cur.execute("""INSERT INTO ev SELECT now() - interval '70 hours' + (random() * 60) * interval '1 hour',
+                       'shop' || (j % 4), j % 11, 2 FROM generate_series(1, 50) j""")
+    for i in range(100):
+        cur.execute(f"DELETE FROM ev WHERE ctid = (SELECT ctid FROM ev OFFSET {i * 50} LIMIT 1)")
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "during.dump")
+        dump = subprocess.Popen([bin_("pg_dump"), *conn, "-Fc", "-f", path, SRC], stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        t = time.monotonic()
+        cur.execute("CALL routed.refresh_rollup('ev_hourly')")
+        seconds = time.monotonic() - t
+        running = dump.poll() is None
+        _, err = dump.communicate()
+        where = f"pg_dump during a refresh ({seconds:.2f} s)"
+        try:
+            assert dump.returncode == 0, f"pg_dump failed: {err[-500:]}"
+            assert running, "the refresh finished only after the dump: blocked by it?"
+            cur.execute("""SELECT count(*) FROM routed.invalidations i JOIN routed.rollup_catalog r ON r.id = i.rollup_id
+                            WHERE r.name = 'ev_hourly'""")
+            assert cur.fetchone()[0] == 0, "the refresh left logged ranges"
+            db = "routed_dump_during"
+            recreate(port, db)
+            run(bin_("pg_restore"), *conn, "-d", db, path)
+            check(port, db, None, where)
+            print(f"dump/restore: {where}: ok")
+        except Exception as e:
+            failures += 1
+            print(f"dump/restore: {where}: FAILED: {e}")
+    cur.execute("DROP TABLE ev_bulk")
+    c.close()
+    return failures
 
 
 def main():
@@ -183,6 +229,27 @@ def main():
         except Exception as e:
             failures += 1
             print(f"dump/restore: {where}: FAILED: {e}")
+    where = "pg_dump during a refresh"
+    try:
+        failures += dump_during_refresh(a.port, bin_, conn)
+    except Exception as e:
+        failures += 1
+        print(f"dump/restore: {where}: FAILED: {e}")
+    where = "DROP EXTENSION CASCADE"
+    try:
+        c = connect(a.port, SRC)
+        cur = c.cursor()
+        cur.execute("DROP EXTENSION pg_routed CASCADE")
+        cur.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'routed%'")
+        n = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'routed'")
+        assert n == 0 and cur.fetchone()[0] == 0, f"{n} capture triggers or the schema left behind"
+        cur.execute("INSERT INTO ev VALUES (now(), 'shop1', 1, 1)")   # writes go on without it
+        c.close()
+        print(f"dump/restore: {where}: ok")
+    except Exception as e:
+        failures += 1
+        print(f"dump/restore: {where}: FAILED: {e}")
     for version in ["0.2.0", "0.3.0"]:
         where = f"upgrade from {version} with data"
         db = f"routed_upgrade_{version.replace('.', '_')}"
@@ -199,7 +266,7 @@ def main():
         except Exception as e:
             failures += 1
             print(f"upgrade: {where}: FAILED: {e}")
-    print(f"dump/restore and upgrades: {7 - failures} of 7 passed")
+    print(f"dump/restore and upgrades: {9 - failures} of 9 passed")
     sys.exit(1 if failures else 0)
 
 
