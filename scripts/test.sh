@@ -94,6 +94,11 @@ notify_tests() {
   /usr/bin/python3 "$REPO/pgrx-tests/notify.py" --port "$TEST_PORT"
 }
 
+# the worker saves hot entries at a clean shutdown and recomputes them at start (restarts twice)
+warm_tests() {
+  /usr/bin/python3 "$REPO/pgrx-tests/warm.py" --port "$TEST_PORT" --pgdata "$TEST_DIR"
+}
+
 differential_tests() {
   python3 "$REPO/pgrx-tests/differential.py" --port "$TEST_PORT" --documents "${PG_ROUTED_DIFF_DOCS:-300}"
 }
@@ -113,6 +118,7 @@ suite notify notify_tests
 suite differential differential_tests
 suite stress stress_tests
 suite revalidate revalidate_tests
+suite warm warm_tests
 
 echo
 [ "$failed" = 0 ] || echo "failed suites:$failures"

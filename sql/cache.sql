@@ -110,6 +110,14 @@ BEGIN
     END IF;
 END $$;
 
+-- Warms one document on demand (before peak hours): computes its answer into the cache unless
+-- it is there; returns the answer's meta.
+CREATE FUNCTION routed.warm(query jsonb, staleness interval DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN @extschema@.routed_query(query, staleness)->'meta';
+END $$;
+
 -- Like pg_stat_statements_reset: resetting is for superusers and roles granted it; the views
 -- (documents of every role's queries) are readable only by superusers unless granted.
 REVOKE EXECUTE ON FUNCTION routed.cache_reset(), routed.stats_reset() FROM PUBLIC;

@@ -7,6 +7,7 @@ use std::ffi::CString;
 pub static ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static CACHE: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static NOTIFY: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static WARM_ENTRIES: GucSetting<i32> = GucSetting::<i32>::new(100);
 pub static DEFAULT_STALENESS_S: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static DATABASES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static REFRESH_NAPTIME_S: GucSetting<i32> = GucSetting::<i32>::new(5);
@@ -29,6 +30,16 @@ pub fn init() {
         c"One notification per source and transaction, with the range of times it changed.",
         &NOTIFY,
         GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"routed.warm_entries",
+        c"Cache entries per database the background worker saves at a clean shutdown and recomputes when it starts.",
+        c"The most valuable ones: hits times what computing them cost. 0 saves none.",
+        &WARM_ENTRIES,
+        0,
+        100_000,
+        GucContext::Sighup,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(

@@ -24,6 +24,18 @@ pub fn register() {
     }
 }
 
+thread_local! {
+    static STOPPING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether SIGTERM arrived (pgrx's flag resets when read; this one stays set).
+fn stopping() -> bool {
+    if BackgroundWorker::sigterm_received() {
+        STOPPING.set(true);
+    }
+    STOPPING.get()
+}
+
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn routed_worker_main(_arg: pg_sys::Datum) {
@@ -31,9 +43,10 @@ pub extern "C-unwind" fn routed_worker_main(_arg: pg_sys::Datum) {
     let db = BackgroundWorker::get_extra().to_string();
     BackgroundWorker::connect_worker_to_spi(Some(&db), None);
     log!("pg_routed: refresh worker started for database \"{db}\"");
+    warm_after_restart();
     let mut last_check: Option<Instant> = None;
     // wakes every second for cache revalidation; rollups every routed.refresh_naptime
-    while BackgroundWorker::wait_latch(Some(Duration::from_secs(1))) {
+    while !stopping() && BackgroundWorker::wait_latch(Some(Duration::from_secs(1))) {
         if BackgroundWorker::sighup_received() {
             // SAFETY: the worker's main loop, outside any transaction, as ProcessConfigFile
             // requires.
@@ -47,10 +60,27 @@ pub extern "C-unwind" fn routed_worker_main(_arg: pg_sys::Datum) {
         last_check = Some(Instant::now());
         let due = in_transaction("list due rollups", due_rollups).unwrap_or_default();
         for (name, owner) in due {
-            if BackgroundWorker::sigterm_received() {
+            if stopping() {
                 break;
             }
             refresh(&name, &owner);
+        }
+    }
+    // SAFETY: PostmasterPid is set before any child starts and never changes.
+    let postmaster = unsafe { pg_sys::PostmasterPid } as u32;
+    if std::os::unix::process::parent_id() == postmaster {
+        // SIGTERM (a clean shutdown, or a terminated worker), not postmaster death: what to
+        // warm at the next start
+        let max = gucs::WARM_ENTRIES.get().max(0) as usize;
+        let db = crate::pg::fast::database_id().to_u32();
+        let stats = crate::cache::query_stats::save(db, &stats_path(db));
+        match (crate::cache::warm::save(db, max), stats) {
+            (Ok(n), Ok(q)) => log!(
+                "pg_routed: saved {n} cache entries to warm and the statistics of {q} documents for the next start"
+            ),
+            (Err(e), _) | (_, Err(e)) => {
+                warning!("pg_routed: could not save the cache entries and statistics: {e}")
+            }
         }
     }
     log!("pg_routed: refresh worker for database \"{db}\" exiting");
@@ -119,7 +149,7 @@ fn refresh(name: &str, owner: &str) {
             })
         });
         match more {
-            Some(Ok(Some(true))) if !BackgroundWorker::sigterm_received() => continue,
+            Some(Ok(Some(true))) if !stopping() => continue,
             Some(Ok(_)) => break,
             _ => return,
         }
@@ -139,9 +169,48 @@ fn refresh(name: &str, owner: &str) {
 /// transaction as the role and with the settings that computed it.
 fn revalidate_cache() {
     for due in crate::cache::revalidate::take_due(64) {
-        if BackgroundWorker::sigterm_received() {
+        if stopping() {
             break;
         }
+        recompute(due);
+        crate::cache::revalidate::count();
+    }
+}
+
+/// The file query statistics are saved to at a clean shutdown (in the data directory).
+fn stats_path(db: u32) -> String {
+    format!("pg_routed_stats.{db}")
+}
+
+/// Restores the query statistics and recomputes the entries the worker saved at the last clean
+/// shutdown (`cache::warm`).
+fn warm_after_restart() {
+    let db = crate::pg::fast::database_id().to_u32();
+    let restored = crate::cache::query_stats::load(db, &stats_path(db));
+    if restored > 0 {
+        log!("pg_routed: restored the statistics of {restored} documents");
+    }
+    let due = crate::cache::warm::take_saved(db);
+    if due.is_empty() {
+        return;
+    }
+    let started = Instant::now();
+    let n = due.len();
+    for d in due {
+        if stopping() {
+            break;
+        }
+        recompute(d);
+    }
+    log!(
+        "pg_routed: warmed {n} cache entries in {:.1} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+}
+
+/// Recomputes one entry, in its own transaction, as the role and with the settings of its key.
+fn recompute(due: crate::cache::revalidate::Due) {
+    {
         in_transaction("cache revalidation", || {
             let (names, values): (Vec<_>, Vec<_>) = due.settings.into_iter().unzip();
             let role = Spi::get_one_with_args::<String>(
@@ -158,7 +227,6 @@ fn revalidate_cache() {
             )?;
             let doc = crate::pg::jsonb::JsonbDoc::from_text(&due.document);
             crate::answer::flow::answer(&doc, Some(0), true);
-            crate::cache::revalidate::count();
             Ok::<(), pgrx::spi::Error>(())
         });
     }

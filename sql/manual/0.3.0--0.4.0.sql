@@ -181,3 +181,12 @@ BEGIN
     PERFORM routed._notify_refreshed(name);
 END $$;
 
+
+-- routed.warm
+-- Warms one document on demand (before peak hours): computes its answer into the cache unless
+-- it is there; returns the answer's meta.
+CREATE FUNCTION routed.warm(query jsonb, staleness interval DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN @extschema@.routed_query(query, staleness)->'meta';
+END $$;

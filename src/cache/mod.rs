@@ -12,6 +12,7 @@ pub mod query_stats;
 pub mod revalidate;
 pub mod shmem;
 mod staleness;
+pub mod warm;
 
 pub use explain::explain;
 pub use fill::register_exit_callback;

@@ -224,3 +224,94 @@ pub fn reset() {
         }
     }
 }
+
+/// Saves this database's statistics to `path` (the worker, at a clean shutdown), one JSON
+/// object per document.
+pub fn save(db: u32, path: &str) -> std::io::Result<usize> {
+    use std::io::Write;
+    let Some(t) = table() else { return Ok(0) };
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let mut out = Vec::new();
+    let mut n = 0;
+    for s in t.slots.iter().filter(|s| {
+        s.ready.load(Ordering::Acquire) == 1
+            && s.db.load(Ordering::Relaxed) == db
+            && s.calls.load(Ordering::Relaxed) > 0
+    }) {
+        let line = serde_json::json!({
+            "fingerprint": load(&s.fingerprint),
+            "document": String::from_utf8_lossy(&s.doc[..s.doc_len as usize]),
+            "calls": load(&s.calls),
+            "by_source": s.by_source.iter().map(load).collect::<Vec<_>>(),
+            "by_outcome": s.by_outcome.iter().map(load).collect::<Vec<_>>(),
+            "total_us": load(&s.total_us),
+            "hist": s.hist.iter().map(|h| h.load(Ordering::Relaxed)).collect::<Vec<_>>(),
+            "last_staleness_us": s.last_staleness_us.load(Ordering::Relaxed),
+            "last_call_us": s.last_call_us.load(Ordering::Relaxed),
+        });
+        writeln!(out, "{line}")?;
+        n += 1;
+    }
+    let tmp = format!("{path}.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(&out)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(n)
+}
+
+/// Adds the statistics saved at `path` to this database's (the worker, at start), then deletes
+/// the file, so a later crash never brings back what a clean shutdown saved before it.
+pub fn load(db: u32, path: &str) -> usize {
+    let Some(t) = table() else { return 0 };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return 0;
+    };
+    let _ = std::fs::remove_file(path);
+    let mut n = 0;
+    for v in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    {
+        let (Some(fp), Some(doc)) = (v["fingerprint"].as_u64(), v["document"].as_str()) else {
+            continue;
+        };
+        let Some(s) = slot_for(t, fp, db, doc) else {
+            break;
+        };
+        let add = |a: &AtomicU64, x: &serde_json::Value| {
+            a.fetch_add(x.as_u64().unwrap_or(0), Ordering::Relaxed);
+        };
+        add(&s.calls, &v["calls"]);
+        add(&s.total_us, &v["total_us"]);
+        for (a, x) in s
+            .by_source
+            .iter()
+            .zip(v["by_source"].as_array().into_iter().flatten())
+        {
+            add(a, x);
+        }
+        for (a, x) in s
+            .by_outcome
+            .iter()
+            .zip(v["by_outcome"].as_array().into_iter().flatten())
+        {
+            add(a, x);
+        }
+        for (h, x) in s
+            .hist
+            .iter()
+            .zip(v["hist"].as_array().into_iter().flatten())
+        {
+            h.fetch_add(x.as_u64().unwrap_or(0) as u32, Ordering::Relaxed);
+        }
+        s.last_staleness_us.store(
+            v["last_staleness_us"].as_i64().unwrap_or(0),
+            Ordering::Relaxed,
+        );
+        s.last_call_us
+            .store(v["last_call_us"].as_i64().unwrap_or(0), Ordering::Relaxed);
+        n += 1;
+    }
+    n
+}

@@ -43,7 +43,7 @@ pub fn take_due(max: usize) -> Vec<Due> {
 
 /// The key's parts (see `key`); None for an entry of a backend with temporary tables, whose
 /// names the worker cannot resolve the same way.
-fn parse_key(key: &[u8]) -> Option<Due> {
+pub(crate) fn parse_key(key: &[u8]) -> Option<Due> {
     let text = std::str::from_utf8(key).ok()?;
     let parts: Vec<&str> = text.split('\0').collect();
     let [document, _db, role, temp_namespace, settings @ ..] = parts.as_slice() else {
