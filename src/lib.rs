@@ -26,6 +26,7 @@ pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     rollups::thresholds::register_invalidation_callback();
     cache::register_invalidation_callbacks();
+    catalog::register_invalidation_callbacks();
     changes::publish::register();
     // SAFETY: a postmaster global, read-only for extensions.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {

@@ -3,4 +3,4 @@
 
 mod relation;
 
-pub use relation::{load_relation, relation_name};
+pub use relation::{load_relation, register_invalidation_callbacks, relation_name};

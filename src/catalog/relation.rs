@@ -1,7 +1,8 @@
 //! Loads what the core needs to know about a source, as the caller sees it: the relation named
 //! by the document (resolved with the caller's search_path), its columns, their types and the
 //! caller's privileges. One SPI query (planned once per backend) on the happy path; close-match
-//! hints only on errors.
+//! hints only on errors. What a lookup found is remembered per backend until a catalog it depends
+//! on changes (syscache and relcache invalidation callbacks).
 
 use crate::error::raise_with;
 use pgrx::prelude::*;
@@ -10,7 +11,8 @@ use pgrx::{PgBuiltInOids, PgOid, PgSqlErrorCode};
 use routed_core::model::{Column, Relation, SqlType};
 use routed_core::names::{did_you_mean, QualifiedName};
 use routed_core::{Error, ErrorKind};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 const RELATION_SQL: &str = "
 SELECT n.nspname::text, c.relname::text, c.relkind::text, has_any_column_privilege(c.oid, 'SELECT'),
@@ -41,7 +43,110 @@ thread_local! {
     static RELATION_PLAN: RefCell<Option<OwnedPreparedStatement>> = const { RefCell::new(None) };
 }
 
+/// (the name as written, quoted; search_path; user)
+type Asked = (String, String, u32);
+
+thread_local! {
+    /// Bumped by every invalidation of a catalog a lookup reads (see below).
+    static GENERATION: Cell<u64> = const { Cell::new(0) };
+    /// What lookups found, valid while GENERATION is unchanged.
+    static MEMO: RefCell<(u64, HashMap<Asked, Relation>)> = RefCell::new((0, HashMap::new()));
+}
+
+unsafe extern "C-unwind" fn forget_syscache(
+    _arg: pg_sys::Datum,
+    _cache: std::ffi::c_int,
+    _hash: u32,
+) {
+    // only a counter: this may run while the memo is borrowed
+    GENERATION.set(GENERATION.get().wrapping_add(1));
+}
+
+unsafe extern "C-unwind" fn forget_relcache(_arg: pg_sys::Datum, _relid: pg_sys::Oid) {
+    GENERATION.set(GENERATION.get().wrapping_add(1));
+}
+
+/// Registered in `_PG_init`, once per process: a lookup's result is kept until any relation,
+/// column, type, schema, role or membership changes (names may resolve differently, columns
+/// and privileges may differ) or any relation's relcache entry is invalidated (tracking
+/// installs and drops triggers, so it counts too). The callbacks run from
+/// `AcceptInvalidationMessages`, which opening a relation or a new statement calls first.
+pub fn register_invalidation_callbacks() {
+    use pg_sys::SysCacheIdentifier::*;
+    for cache in [
+        RELOID,
+        RELNAMENSP,
+        ATTNUM,
+        ATTNAME,
+        TYPEOID,
+        NAMESPACEOID,
+        NAMESPACENAME,
+        AUTHOID,
+        AUTHMEMMEMROLE,
+        AUTHMEMROLEMEM,
+    ] {
+        // SAFETY: a plain function pointer registered once per backend, for syscaches that exist
+        // in every backend.
+        unsafe {
+            pg_sys::CacheRegisterSyscacheCallback(
+                cache as i32,
+                Some(forget_syscache),
+                pg_sys::Datum::from(0usize),
+            )
+        };
+    }
+    // SAFETY: as above, for the relcache.
+    unsafe {
+        pg_sys::CacheRegisterRelcacheCallback(Some(forget_relcache), pg_sys::Datum::from(0usize))
+    };
+}
+
+fn search_path() -> String {
+    // SAFETY: namespace_search_path is the GUC's current value, a NUL-terminated string set by
+    // PostgreSQL (or NULL), read in this process only.
+    unsafe {
+        let p = pg_sys::namespace_search_path;
+        if p.is_null() {
+            String::new()
+        } else {
+            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+        }
+    }
+}
+
+/// The relation named by the document, as the caller sees it; remembered per backend until a
+/// catalog it depends on changes.
 pub fn load_relation(name: &QualifiedName) -> Relation {
+    // SAFETY: AcceptInvalidationMessages may run in any transaction; it processes the
+    // invalidations that clear the memo before it is read.
+    unsafe { pg_sys::AcceptInvalidationMessages() };
+    let asked: Asked = (
+        name.quoted(),
+        search_path(),
+        crate::pg::fast::user_and_context().0.to_u32(),
+    );
+    let generation = GENERATION.get();
+    let known = MEMO.with_borrow_mut(|(g, m)| {
+        if *g != generation {
+            m.clear();
+            *g = generation;
+        }
+        m.get(&asked).cloned()
+    });
+    if let Some(r) = known {
+        return r;
+    }
+    let r = lookup(name);
+    MEMO.with_borrow_mut(|(g, m)| {
+        // an invalidation during the lookup leaves the memo for the next call to clear
+        if *g == GENERATION.get() && m.len() < 256 {
+            m.insert(asked, r.clone());
+        }
+    });
+    r
+}
+
+fn lookup(name: &QualifiedName) -> Relation {
     let rel = Spi::connect(|client| -> Result<Option<Relation>, pgrx::spi::Error> {
         let plan = match RELATION_PLAN.with_borrow_mut(Option::take) {
             Some(p) => p,
