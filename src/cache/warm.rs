@@ -38,7 +38,7 @@ fn hot(db: u32, max: usize) -> Vec<Vec<u8>> {
             }
         }
     }
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
     found.into_iter().take(max).map(|(_, k)| k).collect()
 }
 

@@ -63,6 +63,8 @@ thread_local! {
     /// statement costs more than running it over few rows. The plan cache revalidates them
     /// after catalog changes (and replans on a different search_path).
     static KEPT: std::cell::RefCell<Vec<Kept>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Kept plans executing now (reads nest when a read's query calls a function that reads).
+    static RUNNING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// The kept plan of `sql` with these argument types, prepared on first use. SPI is connected.
@@ -101,7 +103,9 @@ fn kept(sql: &str, types: &mut [pg_sys::Oid], planning: Planning) -> pg_sys::SPI
         );
     }
     KEPT.with_borrow_mut(|k| {
-        if k.len() >= MAX_KEPT {
+        // free old plans only when none is running (a read inside a read must not free the
+        // plan its caller executes)
+        if k.len() >= MAX_KEPT && RUNNING.get() == 0 {
             for old in k.drain(..MAX_KEPT / 2) {
                 // SAFETY: old.plan was kept by this function and is no longer referenced.
                 unsafe { pg_sys::SPI_freeplan(old.plan) };
@@ -151,7 +155,12 @@ pub fn read_planned<R>(
             );
         }
         let plan = kept(sql, &mut types, planning);
-        let rc = pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), true, 0);
+        RUNNING.set(RUNNING.get() + 1);
+        let rc = pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
+            pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), true, 0)
+        }))
+        .finally(|| RUNNING.set(RUNNING.get() - 1))
+        .execute();
         if rc != pg_sys::SPI_OK_SELECT as i32 {
             raise_with(
                 PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
