@@ -1,6 +1,7 @@
 //! What changed: the capture trigger notes each statement's changed time ranges (and logs them
 //! for rollups), and at COMMIT they are published to the cache's change ring. It writes shared
-//! memory only through `cache::shmem`; with `routed.notify` on it also sends `NOTIFY`s (`notify`); it may call `rollups::thresholds`, `pg` and `error`.
+//! memory only through `cache::shmem`; with `routed.notify` on it also queues `NOTIFY`s
+//! (`notify`). It may call `rollups::thresholds`, `pg` and `error`.
 
 pub mod capture;
 pub mod notify;
