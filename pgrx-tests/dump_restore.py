@@ -12,7 +12,9 @@ After each restore:
     refresh, every rollup row equals a rebuild's (a fresh create_rollup of the same definition),
     so nothing was lost or counted twice.
 A pg_dump taken while a refresh of many steps runs neither blocks it nor sees it half done: its
-restore passes the same checks. DROP EXTENSION ... CASCADE leaves no capture trigger behind.
+restore passes the same checks. A dump that leaves one source out restores the rest, warns about
+that source's rollup and leaves it listed but unused; a renamed source keeps its name in the
+catalogs. DROP EXTENSION ... CASCADE leaves no capture trigger behind.
 The same checks after `ALTER EXTENSION pg_routed UPDATE` of the same database created at each
 released version with rollups (0.2.0, 0.3.0), which must also give existing rollups their
 covering index.
@@ -68,9 +70,13 @@ def setup(port, db=SRC, version=None):
     cur.execute("UPDATE ev SET qty = qty + 100 WHERE ts < now() - interval '50 hours' AND ts > now() - interval '51 hours'")
     cur.execute("DELETE FROM ev WHERE ts < now() - interval '60 hours' AND ts > now() - interval '61 hours' AND shop = 'shop1'")
     cur.execute("INSERT INTO ev SELECT now() - i * interval '1 s', 'shop2', 1, 1 FROM generate_series(1, 20) i")
+    # a second source, left out of one dump (a partial restore)
+    cur.execute("CREATE TABLE ev2 (ts timestamptz NOT NULL, v int)")
+    cur.execute("INSERT INTO ev2 SELECT now() - i * interval '1 min', i FROM generate_series(1, 500) i")
+    cur.execute("""CALL routed.create_rollup('ev2_hourly', 'ev2', '1 hour', '{}', '[{"agg": "count"}]')""")
     cur.execute(CATALOG)
     catalog = cur.fetchall()
-    assert all(r[2] > 0 and r[3] > 0 for r in catalog), f"the source should have pending changes: {catalog}"
+    assert all(r[2] > 0 and r[3] > 0 for r in catalog if r[0] != "ev2_hourly"), f"the source should have pending changes: {catalog}"
     c.close()
     return catalog
 
@@ -136,6 +142,43 @@ def check(port, db, catalog, where):
     assert cur.fetchone()[0] == 0, f"{where}: the refresh left logged ranges"
     equals_rebuild(cur, where)
     c.close()
+
+
+def partial_restore(port, bin_, conn, catalog):
+    """A restore without one source warns, keeps that source's rollup listed but unused, and
+    restores everything else exactly; a renamed source keeps its name in the catalogs."""
+    db = "routed_dump_partial"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "partial.dump")
+        run(bin_("pg_dump"), *conn, "-Fc", "--exclude-table", "ev2", "-f", path, SRC)
+        recreate(port, db)
+        # (pg_restore shows server warnings with --verbose; they are in the server log anyway)
+        r = subprocess.run([bin_("pg_restore"), *conn, "--verbose", "-d", db, path], capture_output=True, text=True)
+    assert r.returncode == 0, f"pg_restore failed: {r.stderr[-1500:]}"
+    c = connect(port, db)
+    cur = c.cursor()
+    cur.execute("SELECT name, source FROM routed.rollups ORDER BY name")
+    listed = cur.fetchall()
+    assert listed == [("ev2_hourly", None), ("ev_daily", "ev"), ("ev_hourly", "ev")], f"routed.rollups: {listed}"
+    cur.execute("SELECT source::text FROM routed.sources")
+    assert cur.fetchall() == [("ev",)], "ev2 should no longer be tracked"
+    try:
+        cur.execute("CALL routed.refresh_rollup('ev2_hourly')")
+        raise AssertionError("refreshing a rollup without its source should fail")
+    except Exception as e:
+        assert getattr(e, "pgcode", None) == "55000" and "is unused" in str(e), f"refresh: {e}"
+    cur.execute("SELECT routed.drop_rollup('ev2_hourly')")
+    # a renamed source keeps its name in the catalogs (and so in the next dump)
+    cur.execute("ALTER TABLE ev RENAME TO ev_renamed")
+    cur.execute("SELECT source_name FROM routed.tracked UNION ALL SELECT DISTINCT source_name FROM routed.rollup_catalog")
+    names = cur.fetchall()
+    cur.execute("ALTER TABLE ev_renamed RENAME TO ev")
+    assert names == [("public.ev_renamed",)] * 2, f"names after a rename: {names}"
+    c.close()
+    check(port, db, [row for row in catalog if row[0] != "ev2_hourly"], "a restore without ev2")
+    assert "rollup ev2_hourly is unused: its source public.ev2 was not restored" in r.stderr, \
+        f"the restore did not warn about ev2_hourly's source: {r.stderr[-800:]}"
+    return 0
 
 
 def dump_during_refresh(port, bin_, conn):
@@ -229,6 +272,13 @@ def main():
         except Exception as e:
             failures += 1
             print(f"dump/restore: {where}: FAILED: {e}")
+    where = "a dump without one source (pg_dump --exclude-table ev2)"
+    try:
+        failures += partial_restore(a.port, bin_, conn, catalog)
+        print(f"dump/restore: {where}: ok")
+    except Exception as e:
+        failures += 1
+        print(f"dump/restore: {where}: FAILED: {e}")
     where = "pg_dump during a refresh"
     try:
         failures += dump_during_refresh(a.port, bin_, conn)
@@ -266,7 +316,7 @@ def main():
         except Exception as e:
             failures += 1
             print(f"upgrade: {where}: FAILED: {e}")
-    print(f"dump/restore and upgrades: {9 - failures} of 9 passed")
+    print(f"dump/restore and upgrades: {10 - failures} of 10 passed")
     sys.exit(1 if failures else 0)
 
 

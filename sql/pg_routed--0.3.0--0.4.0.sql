@@ -24,9 +24,93 @@ BEGIN
     EXECUTE format('ANALYZE routed.%I', name);
 END $$;
 
+-- pg_restore --jobs loads the catalogs in any order: no foreign key between them
+ALTER TABLE routed.rollup_catalog DROP CONSTRAINT IF EXISTS rollup_catalog_source_fkey;
+
+-- each source kept by oid and by qualified name: a restore without one source warns and leaves
+-- its rollups unused instead of failing the catalogs' restore (routed._resolve_source)
+DROP VIEW routed.sources;
+DROP VIEW routed.rollups;
+ALTER TABLE routed.tracked ALTER COLUMN source TYPE oid, ADD COLUMN source_name text;
+ALTER TABLE routed.rollup_catalog ALTER COLUMN source TYPE oid, ALTER COLUMN source DROP NOT NULL,
+    ADD COLUMN source_name text;
+UPDATE routed.tracked t SET source_name = format('%I.%I', n.nspname, c.relname)
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = t.source;
+UPDATE routed.rollup_catalog r SET source_name = format('%I.%I', n.nspname, c.relname)
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.source;
+UPDATE routed.rollup_catalog r SET source_name = r.source::text WHERE r.source_name IS NULL;
+ALTER TABLE routed.tracked ALTER COLUMN source_name SET NOT NULL;
+ALTER TABLE routed.rollup_catalog ALTER COLUMN source_name SET NOT NULL;
+
+CREATE FUNCTION routed._relation_name(rel oid) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('%I.%I', n.nspname, c.relname)
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = rel
+$$;
+
+-- Names a source written by routed.track or create_rollup; a row that comes with a name comes
+-- from a restore (pg_restore, psql of a dump), whose oids are the dumped database's: the name
+-- says which relation it is here. A source the restore did not bring back is a WARNING, never a
+-- failed restore: it is no longer tracked, and its rollups stay listed but unused.
+CREATE FUNCTION routed._resolve_source() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NEW.source_name IS NULL THEN
+        NEW.source_name := routed._relation_name(NEW.source);
+        RETURN NEW;
+    END IF;
+    NEW.source := pg_catalog.to_regclass(NEW.source_name);
+    IF NEW.source IS NULL AND TG_TABLE_NAME = 'tracked' THEN
+        RAISE WARNING 'pg_routed: % was not restored; it is no longer tracked', NEW.source_name;
+        RETURN NULL;
+    ELSIF NEW.source IS NULL THEN
+        RAISE WARNING 'pg_routed: rollup % is unused: its source % was not restored', NEW.name, NEW.source_name
+            USING HINT = format('Restore %s and recreate the rollup, or drop it: SELECT routed.drop_rollup(%L);',
+                                NEW.source_name, NEW.name);
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER resolve_source BEFORE INSERT ON routed.tracked
+    FOR EACH ROW EXECUTE FUNCTION routed._resolve_source();
+CREATE TRIGGER resolve_source BEFORE INSERT ON routed.rollup_catalog
+    FOR EACH ROW EXECUTE FUNCTION routed._resolve_source();
+
+-- Whether a relation carries the capture triggers (the source a catalog row means does).
+CREATE FUNCTION routed._captured(rel oid) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = rel AND g.tgname = 'routed_capture_insert')
+$$;
+
+-- After ALTER TABLE or ALTER SCHEMA: a renamed source, or one moved to another schema, keeps its
+-- name in the catalogs (and so in the next dump): the oid says which. And rows a restore loaded
+-- with triggers disabled (pg_restore --disable-triggers, which ends with ALTER TABLE ... ENABLE
+-- TRIGGER) carry the dumped database's oids: the name says which. SECURITY DEFINER: the owner
+-- of a source renames it without rights on the catalogs.
+CREATE FUNCTION routed._sync_sources() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    UPDATE routed.tracked t SET source = pg_catalog.to_regclass(t.source_name)
+     WHERE NOT routed._captured(t.source) AND routed._captured(pg_catalog.to_regclass(t.source_name));
+    UPDATE routed.rollup_catalog c SET source = pg_catalog.to_regclass(c.source_name)
+     WHERE NOT routed._captured(c.source) AND routed._captured(pg_catalog.to_regclass(c.source_name));
+    UPDATE routed.tracked t SET source_name = routed._relation_name(t.source)
+     WHERE routed._captured(t.source) AND t.source_name IS DISTINCT FROM routed._relation_name(t.source);
+    UPDATE routed.rollup_catalog c SET source_name = routed._relation_name(c.source)
+     WHERE routed._captured(c.source) AND c.source_name IS DISTINCT FROM routed._relation_name(c.source);
+END $$;
+CREATE EVENT TRIGGER routed_sync_sources ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA') EXECUTE FUNCTION routed._sync_sources();
+
+CREATE VIEW routed.sources AS
+SELECT t.source::regclass AS source, t.time_column, t.explicit AS tracked_explicitly, t.tracked_at,
+       (SELECT count(*) FROM routed.rollup_catalog c WHERE c.source = t.source) AS rollups
+  FROM routed.tracked t;
+GRANT SELECT ON routed.sources TO PUBLIC;
+
 -- routed.rollups says how each rollup is indexed
-CREATE OR REPLACE VIEW routed.rollups AS
-SELECT c.name, c.source, c.granularity, c.dimensions, c.measures, c.watermark,
+CREATE VIEW routed.rollups AS
+SELECT c.name, c.source::regclass AS source, c.granularity, c.dimensions, c.measures, c.watermark,
        p.pending_ranges, p.oldest_pending,
        routed._row_count(pg_catalog.to_regclass(format('routed.%I', c.name || '$delta'))) AS pending_deltas,
        c.last_refresh, c.last_refresh_ms,
@@ -38,6 +122,7 @@ SELECT c.name, c.source, c.granularity, c.dimensions, c.measures, c.watermark,
   FROM routed.rollup_catalog c
   LEFT JOIN LATERAL (SELECT count(*) AS pending_ranges, min(i.logged_at) AS oldest_pending
                        FROM routed.invalidations i WHERE i.rollup_id = c.id) p ON true;
+GRANT SELECT ON routed.rollups TO PUBLIC;
 
 -- existing rollups get the covering index new ones are created with (RollupDef::covering_index_sql)
 DO $$
@@ -67,8 +152,6 @@ SELECT pg_catalog.pg_extension_config_dump('routed.tracked', '');
 SELECT pg_catalog.pg_extension_config_dump('routed.rollup_catalog', '');
 SELECT pg_catalog.pg_extension_config_dump('routed.rollup_catalog_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('routed.invalidations', '');
--- pg_restore --jobs loads the catalogs in any order: no foreign key between them
-ALTER TABLE routed.rollup_catalog DROP CONSTRAINT IF EXISTS rollup_catalog_source_fkey;
 
 -- DDL invalidates only what it changes (was: every answer of the database)
 -- A relation and the views that read it, directly or through other views.

@@ -33,20 +33,26 @@ CREATE AGGREGATE routed.distinct_merge(bytea) (
 CREATE FUNCTION routed.distinct_count(sketch bytea) RETURNS int8
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'routed_distinct_count';
 
+-- A source is kept by oid (what the code compares) and by qualified name (what a dump keeps):
+-- oids differ in a restored database, and a regclass column would fail the restore of the
+-- whole table when one source is missing. routed._resolve_source makes the oid from the name
+-- when a restore loads a row; routed._sync_sources keeps the name up to date after renames.
 CREATE TABLE routed.tracked (
-    source      regclass PRIMARY KEY,
+    source      oid PRIMARY KEY,
     time_column name NOT NULL,
     -- tracked by routed.track (kept when its last rollup is dropped), not only for a rollup
     explicit    boolean NOT NULL,
-    tracked_at  timestamptz NOT NULL DEFAULT now()
+    tracked_at  timestamptz NOT NULL DEFAULT now(),
+    source_name text NOT NULL
 );
 
 CREATE TABLE routed.rollup_catalog (
     id               serial PRIMARY KEY,
     name             text NOT NULL UNIQUE,
     -- a tracked source (routed.untrack refuses while rollups remain; no foreign key, so
-    -- pg_restore --jobs may load the dumped catalogs in any order)
-    source           regclass NOT NULL,
+    -- pg_restore --jobs may load the dumped catalogs in any order); NULL when a restore did
+    -- not bring the source back: the rollup is then unused until it is dropped
+    source           oid,
     time_column      name NOT NULL,
     granularity      interval NOT NULL,
     dimensions       text[] NOT NULL,
@@ -64,7 +70,8 @@ CREATE TABLE routed.rollup_catalog (
     row_count        bigint NOT NULL DEFAULT 0,
     created_at       timestamptz NOT NULL DEFAULT now(),
     last_refresh     timestamptz,
-    last_refresh_ms  float8
+    last_refresh_ms  float8,
+    source_name      text NOT NULL
 );
 
 -- One row per UPDATE, DELETE or TRUNCATE statement that changed rows below a rollup's
@@ -81,6 +88,66 @@ CREATE INDEX invalidations_rollup ON routed.invalidations (rollup_id);
 
 GRANT USAGE ON SCHEMA routed TO PUBLIC;
 GRANT SELECT ON routed.tracked, routed.rollup_catalog, routed.invalidations TO PUBLIC;
+
+CREATE FUNCTION routed._relation_name(rel oid) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('%I.%I', n.nspname, c.relname)
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = rel
+$$;
+
+-- Names a source written by routed.track or create_rollup; a row that comes with a name comes
+-- from a restore (pg_restore, psql of a dump), whose oids are the dumped database's: the name
+-- says which relation it is here. A source the restore did not bring back is a WARNING, never a
+-- failed restore: it is no longer tracked, and its rollups stay listed but unused.
+CREATE FUNCTION routed._resolve_source() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NEW.source_name IS NULL THEN
+        NEW.source_name := routed._relation_name(NEW.source);
+        RETURN NEW;
+    END IF;
+    NEW.source := pg_catalog.to_regclass(NEW.source_name);
+    IF NEW.source IS NULL AND TG_TABLE_NAME = 'tracked' THEN
+        RAISE WARNING 'pg_routed: % was not restored; it is no longer tracked', NEW.source_name;
+        RETURN NULL;
+    ELSIF NEW.source IS NULL THEN
+        RAISE WARNING 'pg_routed: rollup % is unused: its source % was not restored', NEW.name, NEW.source_name
+            USING HINT = format('Restore %s and recreate the rollup, or drop it: SELECT routed.drop_rollup(%L);',
+                                NEW.source_name, NEW.name);
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER resolve_source BEFORE INSERT ON routed.tracked
+    FOR EACH ROW EXECUTE FUNCTION routed._resolve_source();
+CREATE TRIGGER resolve_source BEFORE INSERT ON routed.rollup_catalog
+    FOR EACH ROW EXECUTE FUNCTION routed._resolve_source();
+
+-- Whether a relation carries the capture triggers (the source a catalog row means does).
+CREATE FUNCTION routed._captured(rel oid) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = rel AND g.tgname = 'routed_capture_insert')
+$$;
+
+-- After ALTER TABLE or ALTER SCHEMA: a renamed source, or one moved to another schema, keeps its
+-- name in the catalogs (and so in the next dump): the oid says which. And rows a restore loaded
+-- with triggers disabled (pg_restore --disable-triggers, which ends with ALTER TABLE ... ENABLE
+-- TRIGGER) carry the dumped database's oids: the name says which. SECURITY DEFINER: the owner
+-- of a source renames it without rights on the catalogs.
+CREATE FUNCTION routed._sync_sources() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    UPDATE routed.tracked t SET source = pg_catalog.to_regclass(t.source_name)
+     WHERE NOT routed._captured(t.source) AND routed._captured(pg_catalog.to_regclass(t.source_name));
+    UPDATE routed.rollup_catalog c SET source = pg_catalog.to_regclass(c.source_name)
+     WHERE NOT routed._captured(c.source) AND routed._captured(pg_catalog.to_regclass(c.source_name));
+    UPDATE routed.tracked t SET source_name = routed._relation_name(t.source)
+     WHERE routed._captured(t.source) AND t.source_name IS DISTINCT FROM routed._relation_name(t.source);
+    UPDATE routed.rollup_catalog c SET source_name = routed._relation_name(c.source)
+     WHERE routed._captured(c.source) AND c.source_name IS DISTINCT FROM routed._relation_name(c.source);
+END $$;
+CREATE EVENT TRIGGER routed_sync_sources ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA') EXECUTE FUNCTION routed._sync_sources();
 
 -- pg_dump dumps these rows with the extension (the rollup and delta tables are ordinary tables
 -- and are dumped anyway), so a restore gets back every tracked source, rollup definition,
@@ -270,7 +337,7 @@ END $$;
 CREATE EVENT TRIGGER routed_on_drop ON sql_drop EXECUTE FUNCTION routed._on_drop();
 
 CREATE VIEW routed.sources AS
-SELECT t.source, t.time_column, t.explicit AS tracked_explicitly, t.tracked_at,
+SELECT t.source::regclass AS source, t.time_column, t.explicit AS tracked_explicitly, t.tracked_at,
        (SELECT count(*) FROM routed.rollup_catalog c WHERE c.source = t.source) AS rollups
   FROM routed.tracked t;
 
@@ -287,7 +354,7 @@ BEGIN
 END $$;
 
 CREATE VIEW routed.rollups AS
-SELECT c.name, c.source, c.granularity, c.dimensions, c.measures, c.watermark,
+SELECT c.name, c.source::regclass AS source, c.granularity, c.dimensions, c.measures, c.watermark,
        p.pending_ranges, p.oldest_pending,
        routed._row_count(pg_catalog.to_regclass(format('routed.%I', c.name || '$delta'))) AS pending_deltas,
        c.last_refresh, c.last_refresh_ms,

@@ -103,7 +103,8 @@ fn due_rollups() -> Vec<(String, String)> {
             "SELECT c.name, pg_catalog.pg_get_userbyid(cl.relowner)::text
                FROM routed.rollup_catalog c
                JOIN pg_catalog.pg_class cl ON cl.oid = pg_catalog.to_regclass(format('routed.%I', c.name))
-              WHERE c.last_refresh IS NULL OR c.last_refresh + c.refresh_interval <= now()
+              WHERE c.source IS NOT NULL
+                AND (c.last_refresh IS NULL OR c.last_refresh + c.refresh_interval <= now())
               ORDER BY c.last_refresh NULLS FIRST",
             None,
             &[],

@@ -38,6 +38,18 @@ fn no_rollup(name: &str) -> ! {
     )
 }
 
+/// A rollup whose source a restore did not bring back (routed._resolve_source).
+fn unused_rollup(name: &str) -> ! {
+    raise_with(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("rollup \"{name}\" is unused: its source was not restored"),
+        Some(format!(
+            "Drop it with SELECT routed.drop_rollup('{}') and create it again on a restored source.",
+            name.replace('\'', "''")
+        )),
+    )
+}
+
 /// Raises the threshold to the watermark this refresh will reach; returns that target.
 /// Writers cache thresholds: the relcache invalidation of the source (sent at commit)
 /// makes each of them read it again when it next locks the source.
@@ -53,8 +65,11 @@ pub fn begin(name: &str, upto: Option<TimestampWithTimeZone>) -> TimestampWithTi
         pgrx::spi::Error::InvalidPosition => no_rollup(name),
         e => spi_error(e),
     });
-    let (Some(target), Some(source)) = (target, source) else {
+    let Some(target) = target else {
         no_rollup(name)
+    };
+    let Some(source) = source else {
+        unused_rollup(name)
     };
     // SAFETY: source is a relation oid read from the catalog; the invalidation is sent at commit.
     unsafe { pg_sys::CacheInvalidateRelcacheByRelid(source) };
