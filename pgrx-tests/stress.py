@@ -35,7 +35,7 @@ import time
 import psycopg2
 
 DB = "routed_stress"
-PG_BIN = "/usr/lib/postgresql/15/bin"
+PG_BIN = os.environ.get("PG_ROUTED_PG_BIN", "/usr/lib/postgresql/15/bin")
 K = 5
 BUDGETS = [0, 30, 300]
 

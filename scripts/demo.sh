@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the demo: installs what is missing, builds and installs
-# pg_routed, starts a local PostgreSQL 15 cluster with it preloaded and its refresh worker
-# serving routed_demo, loads a 2,000,000-row dashboard dataset and an hourly rollup of it once,
-# and prints routed_query answers. Leaves the cluster running.
+# pg_routed, starts a local PostgreSQL cluster (15, or PG_ROUTED_PG=16|17|18) with it preloaded
+# and its refresh worker serving routed_demo, loads a 2,000,000-row dashboard dataset and an
+# hourly rollup of it once, and prints routed_query answers. Leaves the cluster running.
 source "$(dirname "$0")/common.sh"
 
-DEMO_DIR="${PG_ROUTED_DEMO_DIR:-$REPO/.demo/pgdata}"
-DEMO_PORT="${PG_ROUTED_DEMO_PORT:-54321}"
+# one cluster per major: 15 in .demo/pgdata on 54321, 16 in .demo/pgdata-16 on 54322, ...
+if [ "$PG_MAJOR" = 15 ]; then DEMO_DIR="${PG_ROUTED_DEMO_DIR:-$REPO/.demo/pgdata}"
+else DEMO_DIR="${PG_ROUTED_DEMO_DIR:-$REPO/.demo/pgdata-$PG_MAJOR}"; fi
+DEMO_PORT="${PG_ROUTED_DEMO_PORT:-$((54306 + PG_MAJOR))}"
 DEMO_ROWS="${PG_ROUTED_DEMO_ROWS:-2000000}"
 PSQL=(psql -X -q -h 127.0.0.1 -p "$DEMO_PORT" -U postgres)
 

@@ -7,8 +7,8 @@
 source "$(dirname "$0")/common.sh"
 kind="$1"; port="$2"
 case "$kind" in
-  sql) driver=pg_regress; dir="$REPO/pgrx-tests"; sub=test/regress ;;
-  isolation) driver=pg_isolation_regress; dir="$REPO/pgrx-tests/isolation"; sub=test/isolation ;;
+  sql) driver=pg_regress; dir="$REPO/pgrx-tests"; sub=regress ;;
+  isolation) driver=pg_isolation_regress; dir="$REPO/pgrx-tests/isolation"; sub=isolation ;;
   *) echo "usage: $0 sql|isolation PORT [--accept]" >&2; exit 2 ;;
 esac
 db="routed_$kind"; out="$REPO/target/pg_routed_test/$kind"
@@ -17,8 +17,8 @@ rm -rf "$out"; mkdir -p "$out"
 psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres \
   -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 status=0
-as_pg "/usr/lib/postgresql/15/lib/pgxs/src/$sub/$driver" \
-  --use-existing --host=127.0.0.1 --port="$port" --user=postgres --dbname="$db" \
+as_pg "$(pgxs_test_dir)/$sub/$driver" \
+  --use-existing --bindir="$PG_BIN" --host=127.0.0.1 --port="$port" --user=postgres --dbname="$db" \
   --inputdir="$dir" --outputdir="$out" --schedule="$dir/schedule" || status=$?
 if [ "${3:-}" = --accept ]; then
   cp "$out"/results/*.out "$dir/expected/"

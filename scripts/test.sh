@@ -5,9 +5,11 @@
 # revalidation of stale cache entries. Installs what is missing first.
 source "$(dirname "$0")/common.sh"
 
-TEST_DIR="${PG_ROUTED_TEST_DIR:-$REPO/target/pg_routed_test/pgdata}"
+# PG_ROUTED_PG=18 scripts/test.sh runs them on another major (see scripts/common.sh)
+TEST_DIR="${PG_ROUTED_TEST_DIR:-$REPO/target/pg_routed_test/pgdata-$PG_MAJOR}"
 TEST_PORT="${PG_ROUTED_TEST_PORT:-54329}"
-PGTEST_DIR="$REPO/target/pg_routed_test/pgrx"
+PGTEST_DIR="$REPO/target/pg_routed_test/pgrx-$PG_MAJOR"
+export PG_ROUTED_PG_BIN="$PG_BIN"   # the suites that restart the cluster (pgrx-tests/stress.py)
 passed=0; failed=0; failures=""
 
 # PG_ROUTED_SUITES="golden isolation" runs only those suites (while working on them)
@@ -22,18 +24,18 @@ suite() {
 # 400 lines, and a SAFETY comment on every unsafe block (clippy)
 house_checks() {
   python3 "$REPO/scripts/imports.py" --check || return 1
-  (cd "$REPO" && cargo clippy --locked --quiet --features pg_test -- -D clippy::undocumented_unsafe_blocks) || return 1
+  (cd "$REPO" && cargo clippy --locked --quiet --no-default-features --features "pg$PG_MAJOR pg_test" -- -D clippy::undocumented_unsafe_blocks) || return 1
   (cd "$REPO/crates/routed-core" && cargo clippy --locked --quiet --all-targets -- -D clippy::undocumented_unsafe_blocks)
 }
 
 core_tests() { (cd "$REPO" && cargo test --locked -p routed-core --quiet); }
 
 pg_tests() {
-  if [ "$(id -u)" != 0 ]; then (cd "$REPO" && cargo pgrx test pg15); return; fi
+  if [ "$(id -u)" != 0 ]; then (cd "$REPO" && cargo pgrx test "pg$PG_MAJOR"); return; fi
   # root may not run initdb: pgrx runs the test cluster as postgres in a directory it owns
   mkdir -p "$PGTEST_DIR"
   chown postgres:postgres "$PGTEST_DIR"
-  (cd "$REPO" && cargo pgrx test pg15 --runas postgres --pgdata "$PGTEST_DIR")
+  (cd "$REPO" && cargo pgrx test "pg$PG_MAJOR" --runas postgres --pgdata "$PGTEST_DIR")
 }
 
 golden_tests() {
@@ -89,6 +91,19 @@ dump_restore_tests() {
   /usr/bin/python3 "$REPO/pgrx-tests/dump_restore.py" --port "$TEST_PORT" --pgbin "$PG_BIN"
 }
 
+# pg_upgrade keeps rollups exact: 15 (Debian's) to 17, and 17 to 18 (both from PyPI); builds and
+# installs the extension for 17 and 18 too (each upgrade in its own cluster and port)
+pg_upgrade_tests() {
+  local from to
+  for pair in "15 17" "17 18"; do
+    read -r from to <<<"$pair"
+    (export PG_ROUTED_PG="$to"; source "$REPO/scripts/common.sh"; fetch_postgresql "$to" && install_extension debug) || return 1
+    /usr/bin/python3 "$REPO/pgrx-tests/pg_upgrade.py" --old-bin "$(bin_of "$from")" --new-bin "$(bin_of "$to")" \
+      --dir "$REPO/target/pg_routed_test/upgrade" --port $((TEST_PORT + 2)) || return 1
+  done
+}
+bin_of() { if [ "$1" = 15 ]; then echo /usr/lib/postgresql/15/bin; else echo "$(pg_tree "$1")/bin"; fi; }
+
 # NOTIFY routed_changes / routed_refreshes with a listening client
 notify_tests() {
   /usr/bin/python3 "$REPO/pgrx-tests/notify.py" --port "$TEST_PORT"
@@ -114,6 +129,7 @@ cluster_restart "$TEST_DIR"
 suite golden golden_tests
 suite isolation isolation_tests
 suite dump_restore dump_restore_tests
+[ "$PG_MAJOR" = 15 ] && suite pg_upgrade pg_upgrade_tests
 suite notify notify_tests
 suite differential differential_tests
 suite stress stress_tests

@@ -136,12 +136,10 @@ fn time_attnum(t: &pg_sys::TriggerData) -> i32 {
     }
     // SAFETY: tgnargs is 1 (checked above), so tgargs[0] is a NUL-terminated string.
     let wanted = unsafe { CStr::from_ptr(*trigger.tgargs) };
-    // SAFETY: tg_relation is open for the call and rd_att its tuple descriptor.
-    let desc = unsafe { &*(*t.tg_relation).rd_att };
-    // SAFETY: a tuple descriptor has natts attributes in attrs.
-    let attrs = unsafe { desc.attrs.as_slice(desc.natts as usize) };
-    attrs
-        .iter()
+    // SAFETY: tg_relation is open for the call and rd_att its tuple descriptor, which outlives
+    // this borrow (the descriptor's layout differs between majors: PgTupleDesc reads it)
+    let desc = unsafe { pgrx::PgTupleDesc::from_pg_unchecked((*t.tg_relation).rd_att) };
+    desc.iter()
         .position(|a| {
             // SAFETY: attname is a NUL-terminated NameData.
             !a.attisdropped && unsafe { CStr::from_ptr(a.attname.data.as_ptr()) } == wanted
