@@ -28,6 +28,7 @@ pub extern "C-unwind" fn _PG_init() {
     cache::register_invalidation_callbacks();
     catalog::register_invalidation_callbacks();
     changes::publish::register();
+    changes::partitions::register_invalidation_callback();
     // SAFETY: a postmaster global, read-only for extensions.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         if gucs::cache_size_bytes() > 0 {

@@ -273,3 +273,205 @@ LANGUAGE plpgsql AS $$
 BEGIN
     RETURN @extschema@.routed_query(query, staleness)->'meta';
 END $$;
+
+-- partitioned sources: the capture triggers on every table of the tree (routed._sync_partitions)
+
+-- The capture triggers on one table (once).
+CREATE FUNCTION routed._install_triggers_on(rel regclass, time_column name) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF routed._captured(rel) THEN
+        RETURN;
+    END IF;
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = rel) = 'f' THEN
+        RAISE EXCEPTION USING ERRCODE = '0A000',
+            MESSAGE = format('%s is a foreign table: writes to it cannot be captured', rel),
+            HINT = 'A tracked partitioned table may have only local partitions.';
+    END IF;
+    EXECUTE format('CREATE TRIGGER routed_capture_insert AFTER INSERT ON %s '
+                   'REFERENCING NEW TABLE AS routed_new FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION routed._capture(%L)', rel, time_column);
+    EXECUTE format('CREATE TRIGGER routed_capture_update AFTER UPDATE ON %s '
+                   'REFERENCING OLD TABLE AS routed_old NEW TABLE AS routed_new FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION routed._capture(%L)', rel, time_column);
+    EXECUTE format('CREATE TRIGGER routed_capture_delete AFTER DELETE ON %s '
+                   'REFERENCING OLD TABLE AS routed_old FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION routed._capture(%L)', rel, time_column);
+    EXECUTE format('CREATE TRIGGER routed_capture_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION routed._capture(%L)', rel, time_column);
+END $$;
+
+CREATE FUNCTION routed._drop_triggers_on(rel regclass) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('DROP TRIGGER IF EXISTS routed_capture_insert ON %s', rel);
+    EXECUTE format('DROP TRIGGER IF EXISTS routed_capture_update ON %s', rel);
+    EXECUTE format('DROP TRIGGER IF EXISTS routed_capture_delete ON %s', rel);
+    EXECUTE format('DROP TRIGGER IF EXISTS routed_capture_truncate ON %s', rel);
+END $$;
+
+-- On the source and, when it is partitioned, on every table of its tree: a statement aimed at
+-- a partition fires only that partition's statement triggers (src/changes/partitions.rs).
+CREATE OR REPLACE FUNCTION routed._install_triggers(source regclass, time_column name) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    rel regclass;
+BEGIN
+    PERFORM routed._install_triggers_on(source, time_column);
+    FOR rel IN SELECT t.relid FROM pg_catalog.pg_partition_tree(source) t WHERE t.relid <> source ORDER BY t.level, t.relid LOOP
+        PERFORM routed._install_triggers_on(rel, time_column);
+    END LOOP;
+END $$;
+
+CREATE OR REPLACE FUNCTION routed._track(source regclass, time_column name, explicit boolean) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    kind "char";
+    typ regtype;
+    known routed.tracked;
+BEGIN
+    SELECT c.relkind INTO kind FROM pg_catalog.pg_class c WHERE c.oid = source;
+    IF kind IS DISTINCT FROM 'r' AND kind IS DISTINCT FROM 'p' THEN
+        RAISE EXCEPTION USING ERRCODE = '42809',
+            MESSAGE = format('%s is not a table', source),
+            HINT = 'routed.track installs statement triggers on ordinary and partitioned tables';
+    END IF;
+    SELECT a.atttypid INTO typ FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = source AND a.attname = time_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '42703',
+            MESSAGE = format('column %I does not exist in %s', time_column, source);
+    END IF;
+    IF typ <> 'timestamptz'::regtype THEN
+        RAISE EXCEPTION USING ERRCODE = '42804',
+            MESSAGE = format('column %I of %s has type %s; a tracked time column must be timestamptz',
+                             time_column, source, typ);
+    END IF;
+    SELECT * INTO known FROM routed.tracked t WHERE t.source = _track.source FOR UPDATE;
+    IF FOUND THEN
+        IF known.time_column <> time_column THEN
+            RAISE EXCEPTION USING ERRCODE = '55000',
+                MESSAGE = format('%s is already tracked on column %I', source, known.time_column);
+        END IF;
+        UPDATE routed.tracked t SET explicit = t.explicit OR _track.explicit WHERE t.source = _track.source;
+        RETURN;
+    END IF;
+    INSERT INTO routed.tracked (source, time_column, explicit) VALUES (source, time_column, explicit);
+    PERFORM routed._install_triggers(source, time_column);
+END $$;
+
+CREATE OR REPLACE FUNCTION routed.untrack(source regclass) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    rollups text;
+BEGIN
+    SELECT string_agg(c.name, ', ' ORDER BY c.name) INTO rollups
+      FROM routed.rollup_catalog c WHERE c.source = untrack.source;
+    IF rollups IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '2BP01',
+            MESSAGE = format('%s has rollups: %s', source, rollups),
+            HINT = 'drop them first with routed.drop_rollup';
+    END IF;
+    DELETE FROM routed.tracked t WHERE t.source = untrack.source;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '55000', MESSAGE = format('%s is not tracked', source);
+    END IF;
+    PERFORM routed._drop_triggers_on(source);
+    PERFORM routed._drop_triggers_on(t.relid) FROM pg_catalog.pg_partition_tree(source) t WHERE t.relid <> source;
+END $$;
+
+-- Dropping a tracked source drops its rollups; dropping a rollup's table unregisters it.
+CREATE OR REPLACE FUNCTION routed._on_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    o record;
+    r routed.rollup_catalog;
+    dropped_source boolean := EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects() d
+                                        JOIN routed.tracked t ON t.source = d.objid
+                                       WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0);
+BEGIN
+    FOR o IN SELECT d.objid, d.schema_name, d.object_name FROM pg_catalog.pg_event_trigger_dropped_objects() d
+              WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0 AND d.object_type = 'table'
+    LOOP
+        FOR r IN SELECT * FROM routed.rollup_catalog c
+                  WHERE c.source::oid = o.objid
+                     OR (o.schema_name = 'routed' AND o.object_name IN (c.name, c.name || '$delta'))
+        LOOP
+            EXECUTE format('DROP TABLE IF EXISTS routed.%I, routed.%I', r.name, r.name || '$delta');
+            DELETE FROM routed.invalidations i WHERE i.rollup_id = r.id;
+            DELETE FROM routed.rollup_catalog c WHERE c.id = r.id;
+        END LOOP;
+        DELETE FROM routed.tracked t WHERE t.source::oid = o.objid;
+    END LOOP;
+    -- a dropped partition of a tracked tree took its rows: which tree is no longer known, so
+    -- every partitioned source counts as changed everywhere (DETACH first says exactly what)
+    IF NOT dropped_source AND EXISTS (
+        SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects() dg
+          JOIN pg_catalog.pg_event_trigger_dropped_objects() dt
+            ON dt.classid = 'pg_catalog.pg_class'::regclass AND dt.objsubid = 0
+           AND dg.object_identity = 'routed_capture_insert on ' || dt.object_identity
+         WHERE dg.object_type = 'trigger') THEN
+        PERFORM routed._note_change(k.source, '-infinity', 'infinity')
+           FROM routed.tracked k JOIN pg_catalog.pg_class c ON c.oid = k.source WHERE c.relkind = 'p';
+    END IF;
+    -- tracking that only the dropped rollups needed goes with them
+    FOR o IN SELECT t.source FROM routed.tracked t
+              WHERE NOT t.explicit AND NOT EXISTS (SELECT 1 FROM routed.rollup_catalog c WHERE c.source = t.source)
+    LOOP
+        PERFORM routed.untrack(o.source);
+    END LOOP;
+END $$;
+
+-- The rows of one table of a tracked tree, as a change of the tracked source (a partition
+-- attached brings them, one detached takes them away).
+CREATE FUNCTION routed._note_rows_of(source regclass, rel regclass, time_column name) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    lo timestamptz;
+    hi timestamptz;
+BEGIN
+    EXECUTE format('SELECT min(%1$I), max(%1$I) FROM %2$s', time_column, rel) INTO lo, hi;
+    IF lo IS NOT NULL THEN
+        PERFORM routed._note_change(source, lo, hi);
+    END IF;
+END $$;
+
+-- After CREATE TABLE and ALTER TABLE: a table that joined a tracked partitioned source (CREATE
+-- TABLE ... PARTITION OF, ATTACH PARTITION) gets the capture triggers and its rows count as
+-- changed; one that left it (DETACH PARTITION) loses them and its rows count as changed too.
+-- SECURITY DEFINER: whoever may create a partition installs the triggers and logs the change.
+CREATE FUNCTION routed._sync_partitions() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t routed.tracked;
+    m record;
+    roots oid[];
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM routed.tracked k JOIN pg_catalog.pg_class c ON c.oid = k.source WHERE c.relkind = 'p') THEN
+        RETURN;
+    END IF;
+    FOR t IN SELECT k.* FROM routed.tracked k JOIN pg_catalog.pg_class c ON c.oid = k.source WHERE c.relkind = 'p' LOOP
+        FOR m IN SELECT p.relid FROM pg_catalog.pg_partition_tree(t.source) p
+                  WHERE p.relid <> t.source AND NOT routed._captured(p.relid) ORDER BY p.level, p.relid LOOP
+            PERFORM routed._install_triggers_on(m.relid, t.time_column);
+            PERFORM routed._note_rows_of(t.source, m.relid, t.time_column);
+        END LOOP;
+    END LOOP;
+    -- detached: captured, not tracked, in no tracked tree; the command's target says whose
+    roots := ARRAY(SELECT DISTINCT pg_catalog.pg_partition_root(d.objid) FROM pg_catalog.pg_event_trigger_ddl_commands() d
+                    WHERE d.classid = 'pg_catalog.pg_class'::regclass);
+    FOR m IN SELECT g.tgrelid AS relid FROM pg_catalog.pg_trigger g
+              WHERE g.tgname = 'routed_capture_insert'
+                AND NOT EXISTS (SELECT 1 FROM routed.tracked k WHERE k.source = g.tgrelid)
+                AND NOT EXISTS (SELECT 1 FROM routed.tracked k WHERE k.source = pg_catalog.pg_partition_root(g.tgrelid)) LOOP
+        FOR t IN SELECT k.* FROM routed.tracked k JOIN pg_catalog.pg_class c ON c.oid = k.source
+                  WHERE c.relkind = 'p' AND (k.source = ANY (roots) OR NOT EXISTS (
+                        SELECT 1 FROM routed.tracked r WHERE r.source = ANY (roots))) LOOP
+            PERFORM routed._note_rows_of(t.source, m.relid, t.time_column);
+        END LOOP;
+        PERFORM routed._drop_triggers_on(m.relid);
+    END LOOP;
+END $$;
+REVOKE EXECUTE ON FUNCTION routed._note_change(oid, timestamptz, timestamptz) FROM PUBLIC;
+CREATE EVENT TRIGGER routed_sync_partitions ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE') EXECUTE FUNCTION routed._sync_partitions();

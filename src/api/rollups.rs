@@ -34,6 +34,15 @@ mod routed {
         )
     }
 
+    /// Rows of a tracked source with times in [lo, hi] appeared or went away without a
+    /// statement its capture triggers saw (a partition attached or detached). SECURITY
+    /// DEFINER for the DDL event triggers of whoever owns a partition; not granted to PUBLIC.
+    #[pg_extern(security_definer)]
+    #[search_path(pg_catalog, pg_temp)]
+    fn _note_change(source: pg_sys::Oid, lo: TimestampWithTimeZone, hi: TimestampWithTimeZone) {
+        crate::changes::partitions::note_change(source, lo.into_inner(), hi.into_inner())
+    }
+
     /// Raises the threshold to the watermark this refresh will reach; returns that target.
     #[pg_extern]
     fn _refresh_begin(name: &str, upto: Option<TimestampWithTimeZone>) -> TimestampWithTimeZone {

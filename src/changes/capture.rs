@@ -69,8 +69,8 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
     let t = unsafe { &*trig };
     let rel = t.tg_relation;
     let attnum = time_attnum(t);
-    // SAFETY: tg_relation is the trigger's open relation, valid for the call.
-    let source = unsafe { (*rel).rd_id };
+    // a partition's writes change its tree's root, the tracked source
+    let source = super::partitions::source_of(rel);
     let ranges = match t.tg_event & pg_sys::TRIGGER_EVENT_OPMASK {
         pg_sys::TRIGGER_EVENT_TRUNCATE => {
             crate::changes::publish::note(source, &[(NOBEGIN, NOEND)]);
@@ -316,7 +316,7 @@ fn run_insert(
 }
 
 /// Logs each range for the source's rollups whose threshold lies above it.
-fn log_ranges(source: pg_sys::Oid, ranges: &[(i64, i64)]) {
+pub(crate) fn log_ranges(source: pg_sys::Oid, ranges: &[(i64, i64)]) {
     spi_connect();
     let plan = kept_plan(
         &LOG_PLAN,

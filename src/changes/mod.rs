@@ -5,4 +5,5 @@
 
 pub mod capture;
 pub mod notify;
+pub mod partitions;
 pub mod publish;

@@ -5,6 +5,7 @@
 pub mod fast;
 pub mod jsonb;
 pub mod params;
+pub mod partitions;
 pub mod snapshot;
 pub mod spi;
 pub mod time;

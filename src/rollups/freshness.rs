@@ -17,9 +17,13 @@ SELECT c.name, c.time_column::text, extract(epoch FROM c.granularity)::int8, c.d
        has_table_privilege(to_regclass(format('routed.%I', c.name)), 'SELECT')
          AND has_table_privilege(to_regclass(format('routed.%I', c.name || '$delta')), 'SELECT'),
        cl.relrowsecurity, p.los, p.his, p.sinces,
-       CASE WHEN cl.reltuples > 0 AND rc.reltuples >= 0 THEN CAST(rc.reltuples / cl.reltuples AS float8) END
+       CASE WHEN st.tuples > 0 AND rc.reltuples >= 0 THEN CAST(rc.reltuples / st.tuples AS float8) END
   FROM routed.rollup_catalog c
   JOIN pg_catalog.pg_class cl ON cl.oid = c.source
+  -- a partitioned source's rows are its partitions' (autovacuum never analyzes the parent)
+  CROSS JOIN LATERAL (SELECT CASE WHEN cl.relkind <> 'p' THEN cl.reltuples
+                                  ELSE (SELECT sum(greatest(p.reltuples, 0)) FROM pg_catalog.pg_partition_tree(c.source) t
+                                          JOIN pg_catalog.pg_class p ON p.oid = t.relid WHERE t.isleaf) END AS tuples) st
   LEFT JOIN pg_catalog.pg_class rc ON rc.oid = to_regclass(format('routed.%I', c.name))
   LEFT JOIN LATERAL (
         SELECT array_agg(g.lo) AS los, array_agg(g.hi) AS his, array_agg(g.since) AS sinces

@@ -124,17 +124,20 @@ fn load(c: &mut pgrx::spi::SpiClient<'_>, name: &str) -> Result<Loaded, pgrx::sp
 /// Waits until every transaction that holds a write lock on the source now has finished,
 /// without keeping new writers out.
 fn wait_for_writers(source: pg_sys::Oid) {
-    let tag = pg_sys::LOCKTAG {
-        locktag_field1: crate::pg::fast::database_id().into(),
-        locktag_field2: source.into(),
-        locktag_field3: 0,
-        locktag_field4: 0,
-        locktag_type: pg_sys::LockTagType::LOCKTAG_RELATION as u8,
-        locktag_lockmethodid: pg_sys::DEFAULT_LOCKMETHOD as u8,
-    };
-    // SAFETY: tag names the source relation in this database; WaitForLockers only waits (it may
-    // raise on cancel).
-    unsafe { pg_sys::WaitForLockers(tag, pg_sys::ShareLock as pg_sys::LOCKMODE, false) };
+    // writers aimed at a partition lock only the partition
+    for rel in crate::pg::partitions::partition_tree(source) {
+        let tag = pg_sys::LOCKTAG {
+            locktag_field1: crate::pg::fast::database_id().into(),
+            locktag_field2: rel.into(),
+            locktag_field3: 0,
+            locktag_field4: 0,
+            locktag_type: pg_sys::LockTagType::LOCKTAG_RELATION as u8,
+            locktag_lockmethodid: pg_sys::DEFAULT_LOCKMETHOD as u8,
+        };
+        // SAFETY: tag names a relation of the source's tree in this database; WaitForLockers
+        // only waits (it may raise on cancel).
+        unsafe { pg_sys::WaitForLockers(tag, pg_sys::ShareLock as pg_sys::LOCKMODE, false) };
+    }
 }
 
 /// The SQL names one rollup's refresh statements are built from.

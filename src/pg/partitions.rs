@@ -1,0 +1,32 @@
+//! Partition trees.
+
+use pgrx::prelude::*;
+
+/// The root of a partition's tree (the relation itself when it is not a partition).
+pub fn partition_root(rel: pg_sys::Oid) -> pg_sys::Oid {
+    // SAFETY: pg_partition_root is a built-in taking one regclass; called through pgrx's guarded
+    // direct call, it returns NULL only for a missing relation.
+    unsafe {
+        pgrx::direct_function_call::<pg_sys::Oid>(pg_sys::pg_partition_root, &[rel.into_datum()])
+    }
+    .unwrap_or(rel)
+}
+
+/// Every table of the source's partition tree, the source first (only it when not partitioned).
+pub fn partition_tree(source: pg_sys::Oid) -> Vec<pg_sys::Oid> {
+    let mut tree = vec![source];
+    let _ = Spi::connect(|c| {
+        let rows = c.select(
+            "SELECT relid::oid FROM pg_catalog.pg_partition_tree($1) WHERE relid <> $1",
+            None,
+            &[source.into()],
+        )?;
+        for r in rows {
+            if let Some(oid) = r.get::<pg_sys::Oid>(1)? {
+                tree.push(oid);
+            }
+        }
+        Ok::<_, pgrx::spi::Error>(())
+    });
+    tree
+}
