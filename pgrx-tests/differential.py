@@ -11,9 +11,11 @@ Then the rollup phase: three rollups on the same table (three widths, one with f
 so answers compose them), and rounds of random writes (inserts at
 now and far in the past, updates moving rows across buckets, deletes, aborted transactions,
 savepoints rolled back, a TRUNCATE, refreshes), each followed by documents shaped for the
-rollups, all at budget 0 and compared with the oracle over the rows as they now are.
+rollups, all at budget 0 and compared with the oracle over the rows as they now are. Then the
+same with the table partitioned by week plus a default partition (differential_partitions.py):
+writes also aimed straight at partitions, partitions detached and attached with rows.
 
-    differential.py --port 54329 [--documents 300] [--rounds 40] [--seed N]
+    differential.py --port 54329 [--documents 300] [--rounds 40] [--partitioned-rounds 30] [--seed N]
 """
 
 import argparse
@@ -26,6 +28,8 @@ import subprocess
 import sys
 from decimal import Decimal
 from zoneinfo import ZoneInfo
+
+import differential_partitions
 
 US = 1_000_000
 DAY_US = 86_400 * US
@@ -84,9 +88,10 @@ def copy_rows(port, rows, prefix="", suffix=""):
     psql(port, None, stdin=prefix + f"COPY {TABLE} FROM STDIN;\n" + "\n".join(lines) + "\n\\.\n" + suffix)
 
 
-def load(port, rows):
-    psql(port, f"DROP TABLE IF EXISTS {TABLE}; CREATE TABLE {TABLE} (id int, ts timestamptz, day date, "
-               "region text, kind text, qty int, amount numeric(12,2), latency float8, user_id bigint, flag bool)")
+def load(port, rows, parts=None):
+    psql(port, None, stdin=f"DROP TABLE IF EXISTS {TABLE}; CREATE TABLE {TABLE} (id int, ts timestamptz, day date, "
+                           "region text, kind text, qty int, amount numeric(12,2), latency float8, user_id bigint, flag bool)"
+                           + (" PARTITION BY RANGE (ts);\n" + parts.ddl() if parts else ";\n"))
     copy_rows(port, rows, suffix=f"CREATE INDEX ON {TABLE} (ts);\nANALYZE {TABLE};\n")
 
 
@@ -456,7 +461,7 @@ def sql_literal(r):
     return "(" + ", ".join(vals) + ")"
 
 
-def mutate(port, rng, rows, now_us, next_id, truncate):
+def mutate(port, rng, rows, now_us, next_id, truncate, parts=None):
     """One random write; returns (description, rows after it)."""
     def fresh(n):
         new = make_rows(rng, now_us, n)
@@ -468,6 +473,10 @@ def mutate(port, rng, rows, now_us, next_id, truncate):
 
     def insert_sql(new):
         return f"INSERT INTO {TABLE} VALUES " + ", ".join(sql_literal(r) for r in new) + ";"
+    if parts is not None and not truncate:
+        done = differential_partitions.write(parts, psql, port, rng, rows, fresh, insert_sql)
+        if done is not None:
+            return done
     if truncate:
         keep = [r for r in rows if rng.random() < 0.5]
         copy_rows(port, keep, prefix=f"BEGIN; TRUNCATE {TABLE};\n", suffix="COMMIT;\n")
@@ -519,7 +528,7 @@ def run_documents(port, docs):
     return int(out[0]), answers
 
 
-def rollup_phase(port, rng, rows, now_guess, rounds, per_round):
+def rollup_phase(port, rng, rows, now_guess, rounds, per_round, parts=None):
     ids = iter(range(10 ** 6, 10 ** 7))
     # rollups are worth reading when they compress their source: 3,000 rows over 40 days hold
     # about one row per hourly group, and the router (rightly, by planner statistics) reads the
@@ -536,9 +545,10 @@ def rollup_phase(port, rng, rows, now_guess, rounds, per_round):
     for name, width, dims in ROLLUPS:
         psql(port, f"CALL routed.create_rollup('{name}', '{TABLE}', '{width}', ARRAY{dims}::text[], "
                    f"'{json.dumps(ROLLUP_MEASURES)}')")
-    failures, checked, sources, approximate, composed = 0, 0, {}, 0, 0
+    failures, checked, sources, approximate, composed, special = 0, 0, {}, 0, 0, 0
     for n in range(rounds):
-        what, rows = mutate(port, rng, rows, now_guess, ids, truncate=(n == rounds // 2))
+        what, rows = mutate(port, rng, rows, now_guess, ids, truncate=(n == rounds // 2), parts=parts)
+        special += parts is not None and ("partition" in what or what.startswith(("attach", "detach")))
         docs = [(rollupify(gen_document(rng, now_guess), rng, now_guess), rng.choice(ZONES))
                 for _ in range(per_round)]
         now_us, answers = run_documents(port, docs)
@@ -555,9 +565,14 @@ def rollup_phase(port, rng, rows, now_guess, rounds, per_round):
                 failures += 1
                 if failures <= 5:
                     print(f"round {n} after {what} (TimeZone {zone}): {problem}\n  {json.dumps(doc)}\n  {meta}")
-    print(f"differential rollups: {checked - failures} passed, {failures} failed over {rounds} rounds of writes; "
+    kind = "partitioned " if parts else ""
+    print(f"differential {kind}rollups: {checked - failures} passed, {failures} failed over {rounds} rounds of writes; "
           f"answers by source: {json.dumps(sources, sort_keys=True)}, {approximate} from sketches, "
-          f"{composed} composed from several rollups")
+          f"{composed} composed from several rollups"
+          + (f"; {special} writes aimed at partitions, attaching or detaching them" if parts else ""))
+    if parts is not None and special < rounds // 5:
+        print(f"differential partitioned rollups: only {special} partition writes in {rounds} rounds")
+        failures += 1
     from_rollups = sources.get("rollup", 0) + sources.get("rollup+base", 0)
     if from_rollups < checked // 4:
         print(f"differential rollups: only {from_rollups} of {checked} answers read a rollup")
@@ -576,6 +591,7 @@ def main():
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--per-round", type=int, default=10)
+    ap.add_argument("--partitioned-rounds", type=int, default=30)
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
@@ -606,6 +622,15 @@ def main():
           f"({nonempty} answers with rows, {args.rows} source rows)")
     if args.rounds:
         failures += rollup_phase(args.port, rng, rows, now_guess, args.rounds, args.per_round)
+    if args.partitioned_rounds:
+        # the same rows in a partitioned table, with writes aimed at partitions, ATTACH and DETACH
+        for name, _, _ in ROLLUPS:
+            psql(args.port, f"SELECT routed.drop_rollup('{name}')")
+        psql(args.port, f"SELECT routed.untrack('{TABLE}')")
+        parts = differential_partitions.Partitions(TABLE, now_guess)
+        rows = make_rows(rng, now_guess, args.rows)
+        load(args.port, rows, parts)
+        failures += rollup_phase(args.port, rng, rows, now_guess, args.partitioned_rounds, args.per_round, parts)
     sys.exit(1 if failures else 0)
 
 
