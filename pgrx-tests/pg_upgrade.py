@@ -8,7 +8,7 @@ extension built and installed for both majors); then the new cluster must list t
 with the same watermarks and pending work, answer at budget 0 as the base table does, track the
 writes after the upgrade, and refresh to what a rebuild gives (dump_restore.check).
 
-    pg_upgrade.py --old-bin /usr/lib/postgresql/15/bin --new-bin .pg/postgresql-17.11.0/bin \
+    pg_upgrade.py --old-bin /usr/lib/postgresql/15/bin --new-bin /opt/pg_routed/postgresql-17.11.0/bin \
         --dir target/pg_routed_test/upgrade --port 54331
 """
 

