@@ -4,6 +4,8 @@ the writes only a partitioned table has: rows inserted and deleted straight in t
 that holds them, a partition detached (its rows leave the source) and a new one attached with
 rows (they join it). The oracle's rows follow each write."""
 
+import datetime as dt
+
 US = 1_000_000
 WEEK_US = 7 * 86_400 * US
 
@@ -36,7 +38,6 @@ class Partitions:
 
 
 def iso(us):
-    import datetime as dt
     return dt.datetime.fromtimestamp(us // US, dt.timezone.utc).replace(microsecond=us % US).isoformat()
 
 

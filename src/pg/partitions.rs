@@ -13,9 +13,10 @@ pub fn partition_root(rel: pg_sys::Oid) -> pg_sys::Oid {
 }
 
 /// Every table of the source's partition tree, the source first (only it when not partitioned).
+/// Raises when the tree cannot be read: a refresh must not wait for fewer writers than it should.
 pub fn partition_tree(source: pg_sys::Oid) -> Vec<pg_sys::Oid> {
     let mut tree = vec![source];
-    let _ = Spi::connect(|c| {
+    let read = Spi::connect(|c| {
         let rows = c.select(
             "SELECT relid::oid FROM pg_catalog.pg_partition_tree($1) WHERE relid <> $1",
             None,
@@ -28,5 +29,12 @@ pub fn partition_tree(source: pg_sys::Oid) -> Vec<pg_sys::Oid> {
         }
         Ok::<_, pgrx::spi::Error>(())
     });
+    if let Err(e) = read {
+        crate::error::raise_with(
+            pgrx::PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("reading the partitions of a source failed: {e}"),
+            None,
+        );
+    }
     tree
 }
