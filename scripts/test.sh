@@ -114,6 +114,11 @@ warm_tests() {
   /usr/bin/python3 "$REPO/pgrx-tests/warm.py" --port "$TEST_PORT" --pgdata "$TEST_DIR"
 }
 
+# 10,000 single-row corrections and a scattered DELETE: bucket-precise log, compaction, refresh
+corrections_tests() {
+  /usr/bin/python3 "$REPO/pgrx-tests/corrections.py" --port "$TEST_PORT"
+}
+
 differential_tests() {
   python3 "$REPO/pgrx-tests/differential.py" --port "$TEST_PORT" --documents "${PG_ROUTED_DIFF_DOCS:-300}"
 }
@@ -131,6 +136,7 @@ suite isolation isolation_tests
 suite dump_restore dump_restore_tests
 [ "$PG_MAJOR" = 15 ] && suite pg_upgrade pg_upgrade_tests
 suite notify notify_tests
+suite corrections corrections_tests
 suite differential differential_tests
 suite stress stress_tests
 suite revalidate revalidate_tests

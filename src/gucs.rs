@@ -14,6 +14,7 @@ pub static REFRESH_NAPTIME_S: GucSetting<i32> = GucSetting::<i32>::new(5);
 pub static CACHE_SIZE_KB: GucSetting<i32> = GucSetting::<i32>::new(64 * 1024);
 pub static MAX_ENTRY_SIZE_KB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 pub static CHANGE_RING_SIZE: GucSetting<i32> = GucSetting::<i32>::new(16_384);
+pub static MAX_RANGES_PER_STATEMENT: GucSetting<i32> = GucSetting::<i32>::new(1_000);
 
 pub fn init() {
     GucRegistry::define_bool_guc(
@@ -69,6 +70,16 @@ pub fn init() {
         86_400,
         GucContext::Sighup,
         GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"routed.max_ranges_per_statement",
+        c"Buckets of one rollup an UPDATE or DELETE statement invalidates one by one.",
+        c"A statement touching more invalidates the span from its earliest to its latest row.",
+        &MAX_RANGES_PER_STATEMENT,
+        1,
+        1_000_000,
+        GucContext::Userset,
+        GucFlags::default(),
     );
     define_cache_gucs();
 }
@@ -138,6 +149,10 @@ pub fn databases() -> Vec<String> {
 
 pub fn refresh_naptime_secs() -> u64 {
     REFRESH_NAPTIME_S.get().max(1) as u64
+}
+
+pub fn max_ranges_per_statement() -> usize {
+    MAX_RANGES_PER_STATEMENT.get().max(1) as usize
 }
 
 pub fn default_staleness_micros() -> i64 {

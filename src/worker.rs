@@ -59,6 +59,12 @@ pub extern "C-unwind" fn routed_worker_main(_arg: pg_sys::Datum) {
         }
         last_check = Some(Instant::now());
         let due = in_transaction("list due rollups", due_rollups).unwrap_or_default();
+        in_transaction("the invalidation log", || {
+            if installed() {
+                // a stream of corrections logs a row per statement and bucket: one per bucket
+                let _ = Spi::run("SELECT routed._compact_invalidations()");
+            }
+        });
         for (name, owner) in due {
             if stopping() {
                 break;
@@ -89,13 +95,7 @@ pub extern "C-unwind" fn routed_worker_main(_arg: pg_sys::Datum) {
 /// (rollup, owner of its table) for rollups whose refresh_interval has passed; none when the
 /// extension is not installed in this database.
 fn due_rollups() -> Vec<(String, String)> {
-    let installed = Spi::get_one::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_routed')",
-    )
-    .ok()
-    .flatten()
-    .unwrap_or(false);
-    if !installed {
+    if !installed() {
         return Vec::new();
     }
     Spi::connect(|c| {
@@ -113,6 +113,15 @@ fn due_rollups() -> Vec<(String, String)> {
         .collect::<Result<Vec<_>, pgrx::spi::Error>>()
     })
     .unwrap_or_default()
+}
+
+fn installed() -> bool {
+    Spi::get_one::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_routed')",
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false)
 }
 
 /// For this transaction: act as the rollup's owner, and give up waiting on locks (a writer left

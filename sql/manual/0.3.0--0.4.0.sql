@@ -475,3 +475,44 @@ END $$;
 REVOKE EXECUTE ON FUNCTION routed._note_change(oid, timestamptz, timestamptz) FROM PUBLIC;
 CREATE EVENT TRIGGER routed_sync_partitions ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE') EXECUTE FUNCTION routed._sync_partitions();
+
+-- Merges the log per rollup: a stream of corrections logs a row per statement and bucket; this
+-- keeps one row per run of touched buckets (with the oldest log time among the rows it merges,
+-- so staleness is never understated). Safe beside writers and refreshes: rows not yet committed
+-- are left alone, and a row a refresh consumes meanwhile only makes the merged one recompute
+-- buckets again. Run by the background worker for rollups with more than min_rows rows;
+-- returns the rows it saved.
+CREATE FUNCTION routed._compact_invalidations(min_rows int DEFAULT 64) RETURNS bigint
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    WITH many AS (
+        SELECT i.rollup_id FROM routed.invalidations i GROUP BY 1 HAVING count(*) > min_rows),
+    gone AS (
+        DELETE FROM routed.invalidations i USING many m WHERE i.rollup_id = m.rollup_id
+        RETURNING i.rollup_id, i.lo, i.hi, i.logged_at),
+    -- whole buckets, the end exclusive (infinite times are their own ends)
+    aligned AS (
+        SELECT g.rollup_id, g.logged_at,
+               CASE WHEN isfinite(g.lo) THEN date_bin(c.granularity, g.lo, TIMESTAMPTZ '1970-01-01 00:00:00+00')
+                    ELSE g.lo END AS lo,
+               CASE WHEN isfinite(g.hi) THEN date_bin(c.granularity, g.hi, TIMESTAMPTZ '1970-01-01 00:00:00+00')
+                                             + c.granularity
+                    ELSE g.hi END AS hi
+          FROM gone g JOIN routed.rollup_catalog c ON c.id = g.rollup_id),
+    -- a row starts a run unless it overlaps or touches the rows before it
+    starts AS (
+        SELECT a.*, CASE WHEN a.lo <= max(a.hi) OVER (PARTITION BY a.rollup_id ORDER BY a.lo, a.hi
+                                                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+                         THEN 0 ELSE 1 END AS first
+          FROM aligned a),
+    runs AS (
+        SELECT s.*, sum(s.first) OVER (PARTITION BY s.rollup_id ORDER BY s.lo, s.hi) AS run FROM starts s),
+    kept AS (
+        INSERT INTO routed.invalidations (rollup_id, lo, hi, logged_at)
+        SELECT r.rollup_id, min(r.lo),
+               CASE WHEN isfinite(max(r.hi)) THEN max(r.hi) - interval '1 microsecond' ELSE max(r.hi) END,
+               min(r.logged_at)
+          FROM runs r GROUP BY r.rollup_id, r.run
+        RETURNING 1)
+    SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM kept)
+$$;
+REVOKE ALL ON FUNCTION routed._compact_invalidations(int) FROM PUBLIC;

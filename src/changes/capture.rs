@@ -6,7 +6,8 @@
 //!   table (the rollup plus its deltas stays exact; refresh merges them without reading the
 //!   source), and logs the range of its rows between the watermark and the threshold (a refresh
 //!   is materializing those from the source);
-//! * an UPDATE, DELETE or TRUNCATE logs the changed range(s), which refresh recomputes.
+//! * an UPDATE, DELETE or MERGE logs the buckets its rows touched (`corrections`), a TRUNCATE
+//!   all time; refresh recomputes them.
 //!
 //! Changes entirely at or above a rollup's threshold need nothing: the rollup has not
 //! materialized them yet. The threshold is read with the latest snapshot, not the writer's: a
@@ -17,8 +18,9 @@
 //! threshold sends a relcache invalidation for the source, which every writer processes when it
 //! next locks the source (writers already holding the lock are the ones the refresh waits for).
 
+use super::transition::range_of;
 use crate::error::raise_with;
-use crate::pg::spi::{execute_latest, kept_plan, spi_connect};
+use crate::pg::spi::{execute_latest, execute_plan, kept_plan, keyed_plan, spi_connect};
 use crate::rollups::thresholds::max_threshold;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
@@ -38,6 +40,9 @@ thread_local! {
     static LOG_PLAN: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(std::ptr::null_mut()) };
     static DELTA_TARGETS_PLAN: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(std::ptr::null_mut()) };
 }
+
+/// Inserts of at most this many rows run plans kept per rollup.
+const KEPT_PLAN_ROWS: i64 = 1_000;
 
 /// timestamptz -infinity and infinity as stored.
 const NOBEGIN: i64 = i64::MIN;
@@ -71,11 +76,14 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
     let attnum = time_attnum(t);
     // a partition's writes change its tree's root, the tracked source
     let source = super::partitions::source_of(rel);
-    let ranges = match t.tg_event & pg_sys::TRIGGER_EVENT_OPMASK {
+    match t.tg_event & pg_sys::TRIGGER_EVENT_OPMASK {
         pg_sys::TRIGGER_EVENT_TRUNCATE => {
-            crate::changes::publish::note(source, &[(NOBEGIN, NOEND)]);
-            super::notify::note(source, &[(NOBEGIN, NOEND)]);
-            vec![(NOBEGIN, NOEND)]
+            let all = [(NOBEGIN, NOEND)];
+            crate::changes::publish::note(source, &all);
+            super::notify::note(source, &all);
+            if NOBEGIN < max_threshold(source) {
+                log_ranges(source, &all);
+            }
         }
         pg_sys::TRIGGER_EVENT_INSERT => {
             // SAFETY: tg_newtable is the statement's transition table (or NULL) and attnum a
@@ -87,7 +95,6 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
                     capture_inserts(trig, source, lo, hi, time_column(t));
                 }
             }
-            return pg_sys::Datum::from(0usize);
         }
         _ => {
             // SAFETY: tg_oldtable is the statement's transition table (or NULL) and attnum a
@@ -104,11 +111,12 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
                 (a, b) => a.into_iter().chain(b).collect(),
             };
             note_for_cache(source, ranges.clone(), old_nulls || new_nulls);
-            ranges
+            if let Some(lo) = ranges.iter().map(|r| r.0).min() {
+                if lo < max_threshold(source) {
+                    super::corrections::log_touched(t, source, attnum, lo);
+                }
+            }
         }
-    };
-    if ranges.iter().any(|(lo, _)| *lo < max_threshold(source)) {
-        log_ranges(source, &ranges);
     }
     pg_sys::Datum::from(0usize)
 }
@@ -154,46 +162,6 @@ fn time_attnum(t: &pg_sys::TriggerData) -> i32 {
         })
 }
 
-/// Min and max of the time column over a transition table (None when it has no non-null
-/// times), and whether some rows had a NULL time. Reads through its own read pointer, as
-/// PostgreSQL's own scans of it do.
-unsafe fn range_of(
-    store: *mut pg_sys::Tuplestorestate,
-    rel: pg_sys::Relation,
-    attnum: i32,
-) -> (Option<(i64, i64)>, bool) {
-    if store.is_null() {
-        return (None, false);
-    }
-    // SAFETY: the tuplestore is the statement's transition table, alive for the trigger call; the
-    // slot is made for rel's descriptor and dropped before we return.
-    unsafe {
-        let slot = pg_sys::MakeSingleTupleTableSlot((*rel).rd_att, &pg_sys::TTSOpsMinimalTuple);
-        let ptr = pg_sys::tuplestore_alloc_read_pointer(store, pg_sys::EXEC_FLAG_REWIND as i32);
-        pg_sys::tuplestore_select_read_pointer(store, ptr);
-        pg_sys::tuplestore_rescan(store);
-        let mut range: Option<(i64, i64)> = None;
-        let mut nulls = false;
-        let i = (attnum - 1) as usize;
-        while pg_sys::tuplestore_gettupleslot(store, true, false, slot) {
-            if i32::from((*slot).tts_nvalid) < attnum {
-                pg_sys::slot_getsomeattrs_int(slot, attnum);
-            }
-            if *(*slot).tts_isnull.add(i) {
-                nulls = true;
-                continue;
-            }
-            let v = (*(*slot).tts_values.add(i)).value() as i64;
-            range = Some(match range {
-                None => (v, v),
-                Some((lo, hi)) => (lo.min(v), hi.max(v)),
-            });
-        }
-        pg_sys::ExecDropSingleTupleTableSlot(slot);
-        (range, nulls)
-    }
-}
-
 /// The trigger's time column, quoted for SQL.
 fn time_column(t: &pg_sys::TriggerData) -> String {
     // SAFETY: tg_trigger is the firing trigger's definition, valid for the call.
@@ -221,7 +189,6 @@ fn capture_inserts(
         DELTA_TARGETS_SQL,
         &mut [pg_sys::REGCLASSOID, pg_sys::TIMESTAMPTZOID],
     );
-    let nulls = [b' ' as std::ffi::c_char; 3];
     let processed = execute_latest(
         plan,
         &mut [pg_sys::Datum::from(source), pg_sys::Datum::from(lo)],
@@ -259,18 +226,26 @@ fn capture_inserts(
          FROM routed_new AS s WHERE s.{column} >= $2 AND s.{column} < $3 HAVING count(*) > 0"
     ))
     .expect("quoted identifiers have no NUL");
+    // few rows (the common late write): plans kept per rollup, so a single-row INSERT does not
+    // plan an aggregation each time; a bulk load plans for its own size
+    // SAFETY: tg_newtable is this INSERT statement's transition table.
+    let few = unsafe { pg_sys::tuplestore_tuple_count((*trig).tg_newtable) } <= KEPT_PLAN_ROWS;
     for (threshold, watermark, sql, id) in targets {
         let watermark_us = watermark.value() as i64;
+        let key = id.value() as i32;
         if lo < watermark_us {
-            run_insert(
+            insert(
+                few,
+                (key, 0),
                 &sql,
                 &mut [pg_sys::TIMESTAMPTZOID],
                 &mut [watermark],
-                &nulls,
             );
         }
         if hi >= watermark_us {
-            run_insert(
+            insert(
+                few,
+                (key, 1),
                 &log_sql,
                 &mut [
                     pg_sys::INT4OID,
@@ -278,7 +253,6 @@ fn capture_inserts(
                     pg_sys::TIMESTAMPTZOID,
                 ],
                 &mut [id, watermark, threshold],
-                &nulls,
             );
         }
     }
@@ -286,13 +260,22 @@ fn capture_inserts(
     unsafe { pg_sys::SPI_finish() };
 }
 
-/// Runs an INSERT with arguments through the connected SPI.
-fn run_insert(
+/// Runs an INSERT with arguments through the connected SPI: a plan kept under `key` for few
+/// rows, planned for this statement's rows otherwise.
+fn insert(
+    few: bool,
+    key: (i32, u8),
     sql: &CStr,
     types: &mut [pg_sys::Oid],
     values: &mut [pg_sys::Datum],
-    nulls: &[std::ffi::c_char],
 ) {
+    const WHAT: &str = "recording inserted rows for rollups";
+    if few {
+        let plan = keyed_plan(key, sql, types);
+        execute_plan(plan, values, pg_sys::SPI_OK_INSERT, WHAT);
+        return;
+    }
+    let nulls = vec![b' ' as std::ffi::c_char; values.len()];
     // SAFETY: SPI is connected; sql is NUL-terminated and types, values and nulls have one entry
     // per parameter.
     let rc = unsafe {
@@ -309,7 +292,7 @@ fn run_insert(
     if rc != pg_sys::SPI_OK_INSERT as i32 {
         raise_with(
             PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-            format!("recording inserted rows for rollups failed ({rc})"),
+            format!("{WHAT} failed ({rc})"),
             None,
         );
     }

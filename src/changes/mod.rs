@@ -4,6 +4,8 @@
 //! (`notify`). It may call `rollups::thresholds`, `pg` and `error`.
 
 pub mod capture;
+mod corrections;
 pub mod notify;
 pub mod partitions;
 pub mod publish;
+mod transition;

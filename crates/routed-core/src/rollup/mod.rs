@@ -11,6 +11,7 @@ use serde_json::Value;
 use std::fmt::Write;
 
 mod layout;
+pub mod touched;
 
 /// A re-aggregatable state over source rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
