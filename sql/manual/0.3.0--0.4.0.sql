@@ -342,9 +342,9 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '42703',
             MESSAGE = format('column %I does not exist in %s', time_column, source);
     END IF;
-    IF typ <> 'timestamptz'::regtype THEN
+    IF typ NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
         RAISE EXCEPTION USING ERRCODE = '42804',
-            MESSAGE = format('column %I of %s has type %s; a tracked time column must be timestamptz',
+            MESSAGE = format('column %I of %s has type %s; a tracked time column must be timestamptz, timestamp or date',
                              time_column, source, typ);
     END IF;
     SELECT * INTO known FROM routed.tracked t WHERE t.source = _track.source FOR UPDATE;
@@ -431,6 +431,12 @@ DECLARE
     hi timestamptz;
 BEGIN
     EXECUTE format('SELECT min(%1$I), max(%1$I) FROM %2$s', time_column, rel) INTO lo, hi;
+    -- a timestamp or date means an instant only in a TimeZone: widened by the largest offset
+    IF lo IS NOT NULL AND (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                            WHERE a.attrelid = rel AND a.attname = time_column) <> 'timestamptz'::regtype THEN
+        lo := lo - interval '16 hours';
+        hi := hi + interval '40 hours';
+    END IF;
     IF lo IS NOT NULL THEN
         PERFORM routed._note_change(source, lo, hi);
     END IF;

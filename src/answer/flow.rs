@@ -131,14 +131,20 @@ pub fn answer(doc: &JsonbDoc, staleness_micros: Option<i64>, recompute: bool) ->
             }
         }
     };
-    let parsed = with_budget(
-        known.query.clone(),
-        known.canonical.clone(),
-        known.fingerprint.clone(),
-        staleness_micros,
-    );
-    let mut p = plan_parsed(parsed);
-    let rows = exec::rows_json(&p.generated);
+    let planned = || {
+        plan_parsed(with_budget(
+            known.query.clone(),
+            known.canonical.clone(),
+            known.fingerprint.clone(),
+            staleness_micros,
+        ))
+    };
+    let mut p = planned();
+    let mut rows = exec::rows_json(&p.generated);
+    if p.facts_outdated() {
+        p = planned();
+        rows = exec::rows_json(&p.generated);
+    }
     let as_of = as_of_unix_micros();
     let stored = StoredAnswer {
         body: jsonb_bytes(&format!(

@@ -6,6 +6,7 @@ use crate::catalog::load_relation;
 use crate::error::OrRaise;
 use crate::gucs;
 use crate::rollups::freshness;
+use pgrx::pg_sys;
 use routed_core::budget::{resolve_budget, BudgetOrigin};
 use routed_core::codegen::{generate, Generated};
 use routed_core::names::parse_qualified_name;
@@ -41,6 +42,17 @@ pub struct Prepared {
     /// The rollups the plan reads, cheapest first (`meta.rollup` joins them with `+`).
     pub rollups: Vec<String>,
     pub generated: Generated,
+    /// Set when the plan reads rollups: see `facts_outdated`.
+    facts_mark: Option<u64>,
+}
+
+impl Prepared {
+    /// Whether the source's relcache entry was invalidated after its rollup facts were read (a
+    /// partition attached or detached while the answer waited for a lock): plan it again, and
+    /// the facts will say the tree changed.
+    pub fn facts_outdated(&self) -> bool {
+        self.facts_mark.is_some_and(freshness::changed_since)
+    }
 }
 
 /// `staleness_micros` is the `staleness` argument (None when NULL).
@@ -103,6 +115,7 @@ pub fn plan_parsed(parsed: Parsed) -> Prepared {
     // rollups matter only for time ranges on tracked sources (every rollup's source is
     // tracked), so untracked sources pay no catalog read; routed.enabled = off reads the base
     // table only
+    let mark = freshness::watch(pg_sys::Oid::from(relation.oid));
     let facts =
         if gucs::ENABLED.get() && bound.time.is_some() && relation.tracked_time_column.is_some() {
             freshness::rollups(relation.oid)
@@ -131,6 +144,7 @@ pub fn plan_parsed(parsed: Parsed) -> Prepared {
         window,
         bound,
         rollups: rollups.iter().map(|r| r.name.clone()).collect(),
+        facts_mark: (!plan.rollups.is_empty()).then_some(mark),
         plan,
         generated,
     }

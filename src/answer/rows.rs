@@ -67,8 +67,6 @@ pub unsafe fn materialize(
             Some("list the answer's columns in order with their types (names may differ)".into()),
         );
     }
-    let args = crate::pg::params::typed_args(&p.generated.params);
-
     // SAFETY: econtext's per-query memory outlives the call, as the tuplestore and descriptor
     // handed back must; the previous context is restored before any other allocation.
     let (store, desc) = unsafe {
@@ -84,36 +82,46 @@ pub unsafe fn materialize(
     // read in the statement's snapshot, like routed_query (the router's facts were read in it)
     // SAFETY: SPI's tuptable holds rows.len() tuples of its tupdesc until SPI_finish, after this
     // closure; the tuplestore copies each tuple it is given.
-    crate::pg::snapshot::read_planned(
-        &p.generated.rows_sql,
-        &args,
-        Planning::Custom,
-        |rows| unsafe {
-            let table = rows.table();
-            if table.is_null() {
-                return;
-            }
-            let got = PgTupleDesc::from_pg_unchecked((*table).tupdesc);
-            let matches = got.len() == expected.len()
-                && got
-                    .iter()
-                    .zip(&expected)
-                    .all(|(g, e)| g.type_oid().value() == e.1);
-            if !matches {
-                raise_with(
-                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                    format!(
+    let fill = |p: &crate::answer::pipeline::Prepared| {
+        let args = crate::pg::params::typed_args(&p.generated.params);
+        crate::pg::snapshot::read_planned(
+            &p.generated.rows_sql,
+            &args,
+            Planning::Custom,
+            |rows| unsafe {
+                let table = rows.table();
+                if table.is_null() {
+                    return;
+                }
+                let got = PgTupleDesc::from_pg_unchecked((*table).tupdesc);
+                let matches = got.len() == expected.len()
+                    && got
+                        .iter()
+                        .zip(&expected)
+                        .all(|(g, e)| g.type_oid().value() == e.1);
+                if !matches {
+                    raise_with(
+                        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                        format!(
                         "routed_rows: the query produced {} columns of other types than planned",
                         got.len()
                     ),
-                    None,
-                );
-            }
-            for i in 0..rows.len() {
-                pg_sys::tuplestore_puttuple(store, *(*table).vals.add(i));
-            }
-        },
-    );
+                        None,
+                    );
+                }
+                for i in 0..rows.len() {
+                    pg_sys::tuplestore_puttuple(store, *(*table).vals.add(i));
+                }
+            },
+        );
+    };
+    fill(&p);
+    if p.facts_outdated() {
+        // a partition attached while the plan waited for a lock: again, from what it knows now
+        // SAFETY: store is the tuplestore made above, not yet handed to the executor.
+        unsafe { pg_sys::tuplestore_clear(store) };
+        fill(&prepare(document, staleness_micros));
+    }
 
     // SAFETY: rsinfo is the call's ReturnSetInfo (checked by the caller); materialize mode hands
     // it our tuplestore and descriptor.

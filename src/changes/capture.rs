@@ -18,7 +18,7 @@
 //! threshold sends a relcache invalidation for the source, which every writer processes when it
 //! next locks the source (writers already holding the lock are the ones the refresh waits for).
 
-use super::transition::range_of;
+use super::transition::{range_of, TimeColumn, TimeKind};
 use crate::error::raise_with;
 use crate::pg::spi::{execute_latest, execute_plan, kept_plan, keyed_plan, spi_connect};
 use crate::rollups::thresholds::max_threshold;
@@ -73,7 +73,7 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
     // SAFETY: trig is the TriggerData of this call (checked above), valid until we return.
     let t = unsafe { &*trig };
     let rel = t.tg_relation;
-    let attnum = time_attnum(t);
+    let col = time_column_of(t);
     // a partition's writes change its tree's root, the tracked source
     let source = super::partitions::source_of(rel);
     match t.tg_event & pg_sys::TRIGGER_EVENT_OPMASK {
@@ -86,9 +86,9 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
             }
         }
         pg_sys::TRIGGER_EVENT_INSERT => {
-            // SAFETY: tg_newtable is the statement's transition table (or NULL) and attnum a
+            // SAFETY: tg_newtable is the statement's transition table (or NULL) and col a
             // column of rel.
-            let (range, nulls) = unsafe { range_of(t.tg_newtable, rel, attnum) };
+            let (range, nulls) = unsafe { range_of(t.tg_newtable, rel, col) };
             note_for_cache(source, range.into_iter().collect(), nulls);
             if let Some((lo, hi)) = range {
                 if lo < max_threshold(source) {
@@ -97,12 +97,12 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
             }
         }
         _ => {
-            // SAFETY: tg_oldtable is the statement's transition table (or NULL) and attnum a
+            // SAFETY: tg_oldtable is the statement's transition table (or NULL) and col a
             // column of rel.
-            let (old, old_nulls) = unsafe { range_of(t.tg_oldtable, rel, attnum) };
-            // SAFETY: tg_newtable is the statement's transition table (or NULL) and attnum a
+            let (old, old_nulls) = unsafe { range_of(t.tg_oldtable, rel, col) };
+            // SAFETY: tg_newtable is the statement's transition table (or NULL) and col a
             // column of rel.
-            let (new, new_nulls) = unsafe { range_of(t.tg_newtable, rel, attnum) };
+            let (new, new_nulls) = unsafe { range_of(t.tg_newtable, rel, col) };
             let ranges: Vec<(i64, i64)> = match (old, new) {
                 // one range when they overlap; two when an UPDATE moved rows far apart
                 (Some(a), Some(b)) if a.0 <= b.1 && b.0 <= a.1 => {
@@ -113,7 +113,7 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
             note_for_cache(source, ranges.clone(), old_nulls || new_nulls);
             if let Some(lo) = ranges.iter().map(|r| r.0).min() {
                 if lo < max_threshold(source) {
-                    super::corrections::log_touched(t, source, attnum, lo);
+                    super::corrections::log_touched(t, source, col, lo);
                 }
             }
         }
@@ -131,8 +131,8 @@ fn note_for_cache(source: pg_sys::Oid, mut ranges: Vec<(i64, i64)>, nulls: bool)
     crate::changes::publish::note(source, &ranges);
 }
 
-/// The attribute number of the column named by the trigger's argument.
-fn time_attnum(t: &pg_sys::TriggerData) -> i32 {
+/// The column named by the trigger's argument.
+fn time_column_of(t: &pg_sys::TriggerData) -> TimeColumn {
     // SAFETY: tg_trigger is the firing trigger's definition, valid for the call.
     let trigger = unsafe { &*t.tg_trigger };
     if trigger.tgnargs != 1 {
@@ -147,26 +147,34 @@ fn time_attnum(t: &pg_sys::TriggerData) -> i32 {
     // SAFETY: tg_relation is open for the call and rd_att its tuple descriptor, which outlives
     // this borrow (the descriptor's layout differs between majors: PgTupleDesc reads it)
     let desc = unsafe { pgrx::PgTupleDesc::from_pg_unchecked((*t.tg_relation).rd_att) };
-    desc.iter()
-        .position(|a| {
-            // SAFETY: attname is a NUL-terminated NameData.
-            !a.attisdropped && unsafe { CStr::from_ptr(a.attname.data.as_ptr()) } == wanted
-        })
-        .map(|i| i as i32 + 1)
-        .unwrap_or_else(|| {
-            raise_with(
-                PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
-                format!("tracked time column {wanted:?} no longer exists"),
-                Some("call routed.untrack and routed.track again".into()),
-            )
-        })
+    let Some((i, a)) = desc.iter().enumerate().find(|(_, a)| {
+        // SAFETY: attname is a NUL-terminated NameData.
+        !a.attisdropped && unsafe { CStr::from_ptr(a.attname.data.as_ptr()) } == wanted
+    }) else {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+            format!("tracked time column {wanted:?} no longer exists"),
+            Some("call routed.untrack and routed.track again".into()),
+        )
+    };
+    let Some(kind) = TimeKind::of(a.atttypid) else {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+            format!("tracked time column {wanted:?} is no longer timestamptz, timestamp or date"),
+            Some("call routed.untrack and routed.track again".into()),
+        )
+    };
+    TimeColumn {
+        attnum: i as i32 + 1,
+        kind,
+    }
 }
 
 /// The trigger's time column, quoted for SQL.
 fn time_column(t: &pg_sys::TriggerData) -> String {
     // SAFETY: tg_trigger is the firing trigger's definition, valid for the call.
     let trigger = unsafe { &*t.tg_trigger };
-    // SAFETY: the trigger was created with one argument (time_attnum checked tgnargs), a
+    // SAFETY: the trigger was created with one argument (time_column_of checked tgnargs), a
     // NUL-terminated string.
     let name = unsafe { CStr::from_ptr(*trigger.tgargs) };
     routed_core::names::quote_ident(&name.to_string_lossy())

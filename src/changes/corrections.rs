@@ -4,6 +4,7 @@
 //! those buckets only and answers at budget 0 read only those from the base table. A statement
 //! touching more than `routed.max_ranges_per_statement` buckets of a rollup logs its span.
 
+use super::transition::TimeColumn;
 use crate::error::raise_with;
 use crate::pg::spi::{execute_latest, kept_plan, spi_connect};
 use pgrx::prelude::*;
@@ -26,7 +27,7 @@ thread_local! {
 
 /// Logs, for each rollup of `source` whose threshold lies above `lo` (the statement's earliest
 /// time), the buckets the rows of the statement's transition tables touched.
-pub fn log_touched(t: &pg_sys::TriggerData, source: pg_sys::Oid, attnum: i32, lo: i64) {
+pub fn log_touched(t: &pg_sys::TriggerData, source: pg_sys::Oid, col: TimeColumn, lo: i64) {
     spi_connect();
     let plan = kept_plan(
         &TARGETS_PLAN,
@@ -60,10 +61,15 @@ pub fn log_touched(t: &pg_sys::TriggerData, source: pg_sys::Oid, attnum: i32, lo
         let widths: Vec<i64> = targets.iter().map(|(_, w, _)| *w).collect();
         let mut touched = Touched::new(&widths, crate::gucs::max_ranges_per_statement());
         for store in [t.tg_oldtable, t.tg_newtable] {
-            // SAFETY: store is one of the statement's transition tables (or NULL) and attnum a
-            // column of the trigger's relation.
+            // SAFETY: store is one of the statement's transition tables (or NULL) and col a
+            // column of the trigger's relation (a rollup's source: timestamptz, so lo == hi).
             unsafe {
-                super::transition::scan_times(store, t.tg_relation, attnum, |v| touched.add(v))
+                super::transition::scan_times(store, t.tg_relation, col, |lo, hi| {
+                    touched.add(lo);
+                    if hi != lo {
+                        touched.add(hi);
+                    }
+                })
             };
         }
         for (id, width, threshold) in targets {

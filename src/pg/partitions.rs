@@ -38,3 +38,17 @@ pub fn partition_tree(source: pg_sys::Oid) -> Vec<pg_sys::Oid> {
     }
     tree
 }
+
+/// The source's tree as the catalog says now (not as this transaction's catalog snapshot last
+/// read it), sorted.
+pub fn fresh_tree(source: pg_sys::Oid) -> Vec<pg_sys::Oid> {
+    // SAFETY: plain calls between statements: the next catalog read takes a new snapshot after
+    // processing every committed catalog change.
+    unsafe {
+        pg_sys::AcceptInvalidationMessages();
+        pg_sys::InvalidateCatalogSnapshot();
+    }
+    let mut tree = partition_tree(source);
+    tree.sort_unstable_by_key(|o| o.to_u32());
+    tree
+}

@@ -11,13 +11,54 @@ use routed_core::resolve::Bound;
 use routed_core::rollup::RollupDef;
 use routed_core::route::{Pending, RollupFacts, Window};
 
+thread_local! {
+    /// The source whose facts an answer is using, and relcache invalidations seen for it.
+    static WATCHED: std::cell::Cell<(pg_sys::Oid, u64)> = const { std::cell::Cell::new((pg_sys::InvalidOid, 0)) };
+}
+
+/// Called for every relcache invalidation this backend processes (see `thresholds`).
+pub fn note_invalidation(relid: pg_sys::Oid) {
+    WATCHED.with(|w| {
+        let (oid, n) = w.get();
+        if relid == oid || relid == pg_sys::InvalidOid {
+            w.set((oid, n + 1));
+        }
+    });
+}
+
+/// Starts watching `source` before its facts are read; the mark for `changed_since`.
+pub fn watch(source: pg_sys::Oid) -> u64 {
+    WATCHED.with(|w| {
+        let n = w.get().1;
+        w.set((source, n));
+        n
+    })
+}
+
+/// Whether the watched source's relcache entry was invalidated since `mark`: the answer's plan,
+/// made after its facts were read, may know partitions they do not (an ATTACH committed while
+/// it waited for a lock), so its rollup parts may miss rows the plan's base parts and the plain
+/// SQL see.
+pub fn changed_since(mark: u64) -> bool {
+    WATCHED.with(|w| w.get().1 != mark)
+}
+
 const FACTS_SQL: &str = "
 SELECT c.name, c.time_column::text, extract(epoch FROM c.granularity)::int8, c.dimensions,
        c.states::text, CAST(extract(epoch FROM c.watermark) * 1000000 AS int8),
        has_table_privilege(to_regclass(format('routed.%I', c.name)), 'SELECT')
          AND has_table_privilege(to_regclass(format('routed.%I', c.name || '$delta')), 'SELECT'),
        cl.relrowsecurity, p.los, p.his, p.sinces,
-       CASE WHEN st.tuples > 0 AND rc.reltuples >= 0 THEN CAST(rc.reltuples / st.tuples AS float8) END
+       CASE WHEN st.tuples > 0 AND rc.reltuples >= 0 THEN CAST(rc.reltuples / st.tuples AS float8) END,
+       -- a partition attached or detached after this snapshot: the catalog (read fresh, as the
+       -- answer's plan will be) and the snapshot disagree on the tree, and the rollup's facts
+       -- do not know its rows yet
+       cl.relkind = 'p' AND
+         (SELECT array_agg(t.relid::oid ORDER BY t.relid::oid) FROM pg_catalog.pg_partition_tree(c.source) t)
+         IS DISTINCT FROM
+         (WITH RECURSIVE t(relid) AS (SELECT c.source UNION ALL
+                                      SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN t ON i.inhparent = t.relid)
+          SELECT array_agg(t.relid ORDER BY t.relid) FROM t)
   FROM routed.rollup_catalog c
   JOIN pg_catalog.pg_class cl ON cl.oid = c.source
   -- a partitioned source's rows are its partitions' (autovacuum never analyzes the parent)
@@ -50,7 +91,10 @@ pub fn rollups(source: u32) -> Vec<RollupFacts> {
                 let name: String = rows.get(i, 1)?;
                 let readable = rows.get::<bool>(i, 7).unwrap_or(false);
                 let row_security = rows.get::<bool>(i, 8).unwrap_or(true);
-                let blocked = if row_security {
+                let tree_changed = rows.get::<bool>(i, 13).unwrap_or(true);
+                let blocked = if tree_changed {
+                    Some("a partition of the source was attached or detached after this statement's snapshot".to_string())
+                } else if row_security {
                     Some("the source has row security, which a rollup would bypass".to_string())
                 } else if !readable {
                     Some(format!(

@@ -7,3 +7,4 @@ pub mod freshness;
 pub mod refresh;
 pub mod sketch_aggs;
 pub mod thresholds;
+mod tree_guard;

@@ -180,8 +180,10 @@ pub fn step(
     Spi::connect_mut(|c| {
         let r = load(c, name)?;
         let n = Names::of(&r);
+        let tree = super::tree_guard::settled_tree(c, r.source, &n.source)?;
         let (consumed, merged, logged_rows) = apply_logged(c, &r, &n, from, to)?;
         let (watermark, advanced_rows) = advance(c, &r, &n, target)?;
+        super::tree_guard::check(tree, r.source, &n.source, name);
         c.update(
             "UPDATE routed.rollup_catalog SET watermark = $2, row_count = row_count + $3 WHERE id = $1",
             None,
