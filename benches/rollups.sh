@@ -9,10 +9,18 @@
 #      tracked table with a rollup vs the same table untracked.
 # Writes its table into benches/RESULTS.md (between the rollups markers).
 # Usage: benches/rollups.sh [rows] [seconds per pgbench round] [rounds]
+# PG_ROUTED_BENCH_PARTITIONED=1: the same on a source partitioned by day (pg_partman's layout:
+# daily partitions over the 30 days and two ahead, plus a default), in database
+# routed_bench_part, written between the rollups_partitioned markers.
 source "$(dirname "$0")/../scripts/common.sh"
 
 ROWS="${1:-10000000}"; SECS="${2:-10}"; ROUNDS="${3:-3}"
-PORT="${PG_ROUTED_DEMO_PORT:-54321}"; DB=routed_bench
+PORT="${PG_ROUTED_DEMO_PORT:-54321}"; DB=routed_bench; MARK=rollups; LAYOUT="stored in time order"
+PARTITIONED="${PG_ROUTED_BENCH_PARTITIONED:-0}"
+if [ "$PARTITIONED" = 1 ]; then
+  DB=routed_bench_part; MARK=rollups_partitioned
+  LAYOUT="partitioned by day (33 daily partitions and a default), each stored in time order"
+fi
 WORK="$REPO/target/bench"; mkdir -p "$WORK"
 OUT="$REPO/benches/RESULTS.md"
 
@@ -38,13 +46,35 @@ ROW_SQL() {
     (ARRAY['eu-west', 'us-east', 'us-west', 'ap-south'])[1 + floor(random() * 4)::int],
     round((exp(random() * 5) * 2)::numeric, 3)::float8, (random() * 10000)::bigint FROM generate_series(1, $1) AS i"
 }
+# 1,000 rows sampled uniformly (a ctid names a row only within one partition)
+sampled() {
+  if [ "$PARTITIONED" = 1 ]; then
+    echo "(tableoid, ctid) IN (SELECT tableoid, ctid FROM bench TABLESAMPLE BERNOULLI (0.05) LIMIT 1000)"
+  else
+    echo "ctid = ANY(ARRAY(SELECT ctid FROM bench TABLESAMPLE BERNOULLI (0.05) LIMIT 1000))"
+  fi
+}
+# CREATE TABLE $1 with the benchmark's columns: plain, or partitioned by day
+create_source() {
+  if [ "$PARTITIONED" = 1 ]; then
+    echo "CREATE TABLE $1 ($COLUMNS) PARTITION BY RANGE (ts);
+      DO \$\$ DECLARE d date; BEGIN
+        FOR d IN SELECT generate_series(current_date - 31, current_date + 2, interval '1 day')::date LOOP
+          EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)', '$1_p' || to_char(d, 'YYYYMMDD'), '$1', d, d + 1);
+        END LOOP;
+        EXECUTE format('CREATE TABLE %I PARTITION OF %I DEFAULT', '$1_default', '$1');
+      END \$\$;"
+  else
+    echo "CREATE TABLE $1 ($COLUMNS);"
+  fi
+}
 MEASURES='[{"agg": "count"}, {"agg": "sum", "column": "records_processed"}, {"agg": "avg", "column": "execution_time_ms"}, {"agg": "max", "column": "execution_time_ms"}, {"agg": "percentile", "column": "execution_time_ms"}, {"agg": "count_distinct", "column": "rule_id"}]'
 DIMS='{rule_category,status}'   # the dashboard's dimensions and filter columns
 
 P -c "SELECT routed.drop_rollup(name) FROM routed.rollup_catalog" > /dev/null
 if [ "$(P -c "SELECT to_regclass('bench') IS NOT NULL AND (SELECT reltuples FROM pg_class WHERE oid = 'bench'::regclass) BETWEEN $ROWS * 0.99 AND $ROWS * 1.01")" != t ]; then
   log "loading $ROWS rows over 30 days into $DB.bench in time order, as a metrics table is written (once)"
-  P -c "DROP TABLE IF EXISTS bench" -c "CREATE TABLE bench ($COLUMNS)" \
+  P -c "DROP TABLE IF EXISTS bench" -c "$(create_source bench)" \
     -c "INSERT INTO bench SELECT * FROM ($(ROW_SQL "$ROWS" "now() - interval '10 minutes' - random() * interval '30 days'")) AS r ORDER BY 1" \
     -c "CREATE INDEX ON bench (ts)" -c "VACUUM ANALYZE bench"
 fi
@@ -103,9 +133,9 @@ for r in $(seq "$ROUNDS"); do
   echo "INSERT INTO bench $(ROW_SQL 1 "now() - random() * interval '30 days'");" > "$WORK/late1.sql"
   pgbench -n -t 1000 -h 127.0.0.1 -p "$PORT" -U postgres -f "$WORK/late1.sql" "$DB" > /dev/null 2>&1
   echo "scattered_statements $(timed "CALL routed.refresh_rollup('bench_hourly')")" >> "$WORK/refresh.txt"
-  P -c "DELETE FROM bench WHERE ctid = ANY(ARRAY(SELECT ctid FROM bench TABLESAMPLE BERNOULLI (0.05) LIMIT 1000))"
+  P -c "DELETE FROM bench WHERE $(sampled)"
   echo "scattered_delete $(timed "CALL routed.refresh_rollup('bench_hourly')")" >> "$WORK/refresh.txt"
-  P -c "UPDATE bench SET records_processed = records_processed + 1 WHERE ctid = ANY(ARRAY(SELECT ctid FROM bench TABLESAMPLE BERNOULLI (0.05) LIMIT 1000))"
+  P -c "UPDATE bench SET records_processed = records_processed + 1 WHERE $(sampled)"
   echo "scattered_update $(timed "CALL routed.refresh_rollup('bench_hourly')")" >> "$WORK/refresh.txt"
   # a typical correction: one source's bad rows in a few past hours (10 hours, about 1,000 rows)
   P -c "DELETE FROM bench WHERE date_trunc('hour', ts) = ANY(ARRAY(SELECT date_trunc('hour', now() - interval '1 day' - random() * interval '28 days') FROM generate_series(1, 10))) AND random() < 0.07"
@@ -135,7 +165,7 @@ PY
 )
 
 # 4. write overhead: the same table tracked (with a rollup) and untracked
-P -c "DROP TABLE IF EXISTS w_plain, w_tracked" -c "CREATE TABLE w_plain ($COLUMNS)" -c "CREATE TABLE w_tracked ($COLUMNS)" \
+P -c "DROP TABLE IF EXISTS w_plain, w_tracked" -c "$(create_source w_plain)" -c "$(create_source w_tracked)" \
   -c "CREATE INDEX ON w_plain (ts)" -c "CREATE INDEX ON w_tracked (ts)" > /dev/null
 P -c "SELECT routed.track('w_tracked', 'ts')" > /dev/null
 P -c "CALL routed.create_rollup('w_hourly', 'w_tracked', '1 hour', '$DIMS', '$MEASURES')"
@@ -164,12 +194,12 @@ P -c "SELECT routed.drop_rollup('w_hourly')" -c "SELECT routed.untrack('w_tracke
 
 SECTION="$WORK/rollups.md"
 cat > "$SECTION" <<MD
-## Rollups (issue #4)
+## Rollups (issue #4)$([ "$PARTITIONED" = 1 ] && echo ", partitioned source (issue #17)")
 
-Command: \`benches/rollups.sh $ROWS $SECS $ROUNDS\` ($(date -u +%Y-%m-%d), $(nproc) cores). Source: $ROWS rows over
-30 days, stored in time order (\`bench\` in database \`routed_bench\` of the demo cluster), rollup \`bench_hourly\`: 1 hour ×
+Command: \`$([ "$PARTITIONED" = 1 ] && echo "PG_ROUTED_BENCH_PARTITIONED=1 ")benches/rollups.sh $ROWS $SECS $ROUNDS\` ($(date -u +%Y-%m-%d), $(nproc) cores). Source: $ROWS rows over
+30 days, $LAYOUT (\`bench\` in database \`$DB\` of the demo cluster), rollup \`bench_hourly\`: 1 hour ×
 rule_category × status, count, sum, avg, max, a quantile sketch of execution_time_ms and a distinct sketch of rule_id. Medians of $ROUNDS alternating rounds;
-queries with pgbench -M prepared, 1 client, `routed.cache = off` (every answer computed).
+queries with pgbench -M prepared, 1 client, \`routed.cache = off\` (every answer computed).
 
 | What | Measured | Ratio | Target |
 |---|---|---|---|
@@ -191,5 +221,5 @@ queries with pgbench -M prepared, 1 client, `routed.cache = off` (every answer c
 
 After the refresh rounds, the closed-window answer from the rollup and from the base table were **$SAME**.
 MD
-"$REPO/benches/write_section.py" "$OUT" rollups "$SECTION"
+"$REPO/benches/write_section.py" "$OUT" "$MARK" "$SECTION"
 cat "$SECTION"

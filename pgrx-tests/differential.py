@@ -13,9 +13,11 @@ now and far in the past, updates moving rows across buckets, deletes, aborted tr
 savepoints rolled back, a TRUNCATE, refreshes), each followed by documents shaped for the
 rollups, all at budget 0 and compared with the oracle over the rows as they now are. Then the
 same with the table partitioned by week plus a default partition (differential_partitions.py):
-writes also aimed straight at partitions, partitions detached and attached with rows.
+writes also aimed straight at partitions, partitions detached and attached with rows. Before the
+rollups, a date-tracked phase: the table tracked on its date column with the cache on, the same
+documents (each in its own TimeZone) after every write, hits and misses against the oracle.
 
-    differential.py --port 54329 [--documents 300] [--rounds 40] [--partitioned-rounds 30] [--seed N]
+    differential.py --port 54329 [--documents 300] [--date-rounds 30] [--rounds 40] [--partitioned-rounds 30] [--seed N]
 """
 
 import argparse
@@ -461,7 +463,7 @@ def sql_literal(r):
     return "(" + ", ".join(vals) + ")"
 
 
-def mutate(port, rng, rows, now_us, next_id, truncate, parts=None):
+def mutate(port, rng, rows, now_us, next_id, truncate, parts=None, refresh=True):
     """One random write; returns (description, rows after it)."""
     def fresh(n):
         new = make_rows(rng, now_us, n)
@@ -508,6 +510,10 @@ def mutate(port, rng, rows, now_us, next_id, truncate, parts=None):
         psql(port, None, stdin=f"BEGIN;\n{insert_sql(kept)}\nSAVEPOINT s;\n{insert_sql(dropped)}\n"
                                f"ROLLBACK TO SAVEPOINT s;\nCOMMIT;\n")
         return "savepoint rolled back", rows + kept
+    if not refresh:
+        new = fresh(1)
+        psql(port, insert_sql(new))
+        return "insert 1", rows + new
     name = rng.choice(ROLLUPS)[0]
     psql(port, f"CALL routed.refresh_rollup('{name}')")
     return f"refresh {name}", rows
@@ -586,6 +592,43 @@ def rollup_phase(port, rng, rows, now_guess, rounds, per_round, parts=None):
     return failures
 
 
+def date_cache_phase(port, rng, now_guess, rounds, per_round):
+    """The source tracked on its date column (issue #17) with the cache on: the same documents
+    on the date column, each in its own TimeZone, asked after every write at budget 0 (hits and
+    misses alike) against the oracle; a write must invalidate every entry whose answer it
+    changes, whatever TimeZone read it."""
+    rows = make_rows(rng, now_guess, 3000)
+    load(port, rows)
+    psql(port, f"SELECT routed.track('{TABLE}', 'day')")
+    docs = []
+    while len(docs) < per_round:
+        doc = gen_document(rng, now_guess)
+        t = doc.get("time", {})
+        # a window relative to now is never exact for a later statement: absolute ones only
+        if t.get("column") == "day" and all(t.get(k, "n")[0].isdigit() for k in ("from", "to")):
+            docs.append((doc, rng.choice(ZONES)))
+    ids = iter(range(10 ** 7, 10 ** 8))
+    failures, checked, hits = 0, 0, 0
+    for n in range(rounds):
+        what, rows = mutate(port, rng, rows, now_guess, ids, truncate=(n == rounds // 2), refresh=False)
+        now_us, answers = run_documents(port, docs)
+        for (doc, zone), answer in zip(docs, answers):
+            checked += 1
+            hits += answer["meta"]["cache"] == "hit"
+            problem = compare(doc, answer, oracle(doc, rows, Clock(zone, now_us)))
+            if problem:
+                failures += 1
+                if failures <= 5:
+                    print(f"round {n} after {what} (TimeZone {zone}): {problem}\n  {json.dumps(doc)}\n  {answer['meta']}")
+    print(f"differential date-tracked cache: {checked - failures} passed, {failures} failed over {rounds} rounds "
+          f"of writes, {hits} answers from the cache")
+    if hits < checked // 20:
+        print(f"differential date-tracked cache: only {hits} of {checked} answers were hits")
+        failures += 1
+    psql(port, f"SELECT routed.untrack('{TABLE}')")
+    return failures
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
@@ -595,6 +638,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--per-round", type=int, default=10)
     ap.add_argument("--partitioned-rounds", type=int, default=30)
+    ap.add_argument("--date-rounds", type=int, default=30)
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
@@ -623,6 +667,10 @@ def main():
     nonempty = sum(1 for a in answers if a["rows"])
     print(f"differential: {len(docs) - failures} passed, {failures} failed "
           f"({nonempty} answers with rows, {args.rows} source rows)")
+    if args.date_rounds:
+        failures += date_cache_phase(args.port, rng, now_guess, args.date_rounds, 20)
+        rows = make_rows(rng, now_guess, args.rows)
+        load(args.port, rows)
     if args.rounds:
         failures += rollup_phase(args.port, rng, rows, now_guess, args.rounds, args.per_round)
     if args.partitioned_rounds:

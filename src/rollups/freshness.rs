@@ -56,7 +56,7 @@ SELECT c.name, c.time_column::text, extract(epoch FROM c.granularity)::int8, c.d
        cl.relkind = 'p' AND
          (SELECT array_agg(t.relid::oid ORDER BY t.relid::oid) FROM pg_catalog.pg_partition_tree(c.source) t)
          IS DISTINCT FROM
-         (WITH RECURSIVE t(relid) AS (SELECT c.source UNION ALL
+         (WITH RECURSIVE t(relid) AS (SELECT c.source::oid UNION ALL
                                       SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN t ON i.inhparent = t.relid)
           SELECT array_agg(t.relid ORDER BY t.relid) FROM t)
   FROM routed.rollup_catalog c
