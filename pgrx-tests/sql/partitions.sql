@@ -82,6 +82,23 @@ SELECT same_as_base(:'q') AS dropped;
 CALL routed.refresh_rollup('pm_hourly');
 SELECT same_as_base(:'q') AS refreshed_again;
 
+-- late single-row inserts keep their delta plans per partition: partitions whose columns lie in
+-- another order (one attached from a table built apart, with a dropped column) and a column
+-- whose type changed get their own plans, and every delta is right
+CREATE TABLE pm_p20261107 (gone int, qty int, shop text, ts timestamptz NOT NULL);
+ALTER TABLE pm_p20261107 DROP COLUMN gone;
+ALTER TABLE pm ATTACH PARTITION pm_p20261107 FOR VALUES FROM ('2026-11-07') TO ('2026-11-08');
+CALL routed.refresh_rollup('pm_hourly');
+INSERT INTO pm_p20261107 VALUES (11, 'north', '2026-11-07 01:00');
+INSERT INTO pm_p20261110 VALUES ('2026-11-10 01:00', 'south', 22);
+INSERT INTO pm_p20261107 (ts, shop, qty) VALUES ('2026-11-07 02:00', 'south', 33);
+INSERT INTO pm VALUES ('2026-11-07 03:00', 'north', 44), ('2026-11-10 03:30', 'north', 55);
+SELECT same_as_base(:'q') AS other_layouts;
+ALTER TABLE pm ALTER COLUMN qty TYPE bigint;
+INSERT INTO pm_p20261107 VALUES (5000000000, 'north', '2026-11-07 04:00');
+INSERT INTO pm_p20261110 VALUES ('2026-11-10 04:00', 'south', 6000000000);
+SELECT same_as_base(:'q') AS after_type_change;
+
 -- the cache: an entry over the parent is invalidated by a write straight into a partition
 SET routed.cache = on;
 \set c '{"source": "pm", "time": {"from": "2026-11-01T00:00:00Z", "to": "2026-11-12T00:00:00Z"}, "measures": [{"name": "n", "agg": "count"}]}'

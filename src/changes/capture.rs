@@ -241,10 +241,12 @@ fn capture_inserts(
     for (threshold, watermark, sql, id) in targets {
         let watermark_us = watermark.value() as i64;
         let key = id.value() as i32;
+        // SAFETY: tg_relation is the trigger's open relation.
+        let rel = unsafe { (*(*trig).tg_relation).rd_id }.to_u32();
         if lo < watermark_us {
             insert(
                 few,
-                (key, 0),
+                (key, 0, rel),
                 &sql,
                 &mut [pg_sys::TIMESTAMPTZOID],
                 &mut [watermark],
@@ -253,7 +255,7 @@ fn capture_inserts(
         if hi >= watermark_us {
             insert(
                 few,
-                (key, 1),
+                (key, 1, rel),
                 &log_sql,
                 &mut [
                     pg_sys::INT4OID,
@@ -272,7 +274,7 @@ fn capture_inserts(
 /// rows, planned for this statement's rows otherwise.
 fn insert(
     few: bool,
-    key: (i32, u8),
+    key: crate::pg::spi::PlanKey,
     sql: &CStr,
     types: &mut [pg_sys::Oid],
     values: &mut [pg_sys::Datum],

@@ -78,21 +78,47 @@ pub fn execute_latest(
     unsafe { pg_sys::SPI_processed as usize }
 }
 
+/// A plan kept for SQL over a statement's transition table: (rollup, which statement, the
+/// relation whose trigger fired). The relation is part of the key because the transition
+/// table has its row type (partitions of one source may lay out their columns differently).
+pub type PlanKey = (i32, u8, u32);
+
+struct KeyedPlan {
+    sql: std::ffi::CString,
+    plan: pg_sys::SPIPlanPtr,
+    /// the relation's row type may have changed (a relcache invalidation): plan again
+    stale: bool,
+}
+
 thread_local! {
-    /// Plans of SQL the catalog holds (per rollup), keyed by the caller; replaced when the text
-    /// changes.
-    static KEYED_PLANS: std::cell::RefCell<std::collections::HashMap<(i32, u8), (std::ffi::CString, pg_sys::SPIPlanPtr)>> =
+    static KEYED_PLANS: std::cell::RefCell<std::collections::HashMap<PlanKey, KeyedPlan>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
+/// Marks the plans over `relid`'s transition tables (all of them for InvalidOid) to be made
+/// again: its row type may have changed, which the plan cache does not see through a
+/// transition table. Runs inside invalidation processing, perhaps while such a plan runs, so it
+/// frees nothing.
+pub fn forget_keyed_plans(relid: pg_sys::Oid) {
+    KEYED_PLANS.with(|m| {
+        if let Ok(mut m) = m.try_borrow_mut() {
+            for (key, p) in m.iter_mut() {
+                if relid == pg_sys::InvalidOid || key.2 == relid.to_u32() {
+                    p.stale = true;
+                }
+            }
+        }
+    });
+}
+
 /// The kept plan of `sql` under `key`, planned on first use and again when `sql` changes (a
-/// rollup dropped and created again under the same id after a restore). The plan cache
-/// revalidates it after DDL.
-pub fn keyed_plan(key: (i32, u8), sql: &CStr, types: &mut [pg_sys::Oid]) -> pg_sys::SPIPlanPtr {
+/// rollup dropped and created again under the same id after a restore) or the relation's row
+/// type may have.
+pub fn keyed_plan(key: PlanKey, sql: &CStr, types: &mut [pg_sys::Oid]) -> pg_sys::SPIPlanPtr {
     if let Some(plan) = KEYED_PLANS.with_borrow(|m| {
         m.get(&key)
-            .filter(|(text, _)| text.as_c_str() == sql)
-            .map(|(_, p)| *p)
+            .filter(|p| !p.stale && p.sql.as_c_str() == sql)
+            .map(|p| p.plan)
     }) {
         return plan;
     }
@@ -107,9 +133,14 @@ pub fn keyed_plan(key: (i32, u8), sql: &CStr, types: &mut [pg_sys::Oid]) -> pg_s
             None,
         );
     }
-    if let Some((_, old)) = KEYED_PLANS.with_borrow_mut(|m| m.insert(key, (sql.to_owned(), plan))) {
-        // SAFETY: old was kept by an earlier call and is no longer referenced by the map.
-        unsafe { pg_sys::SPI_freeplan(old) };
+    let entry = KeyedPlan {
+        sql: sql.to_owned(),
+        plan,
+        stale: false,
+    };
+    if let Some(old) = KEYED_PLANS.with_borrow_mut(|m| m.insert(key, entry)) {
+        // SAFETY: old was kept by an earlier call; this trigger call is not running it.
+        unsafe { pg_sys::SPI_freeplan(old.plan) };
     }
     plan
 }

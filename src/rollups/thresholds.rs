@@ -23,6 +23,7 @@ thread_local! {
 /// cached threshold. Runs inside invalidation processing, so it only touches the map.
 pub unsafe extern "C-unwind" fn forget_thresholds(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     super::freshness::note_invalidation(relid);
+    crate::pg::spi::forget_keyed_plans(relid);
     MAX_THRESHOLDS.with(|m| {
         if let Ok(mut m) = m.try_borrow_mut() {
             if relid == pg_sys::InvalidOid {
