@@ -99,6 +99,24 @@ INSERT INTO pm_p20261107 VALUES (5000000000, 'north', '2026-11-07 04:00');
 INSERT INTO pm_p20261110 VALUES ('2026-11-10 04:00', 'south', 6000000000);
 SELECT same_as_base(:'q') AS after_type_change;
 
+-- a foreign partition cannot be captured: attaching one to a tracked source is refused
+-- (0A000), and so is tracking a tree that has one; nothing is left half done
+CREATE FOREIGN DATA WRAPPER routed_test_fdw;
+CREATE SERVER routed_test_server FOREIGN DATA WRAPPER routed_test_fdw;
+CREATE FOREIGN TABLE pm_remote (ts timestamptz NOT NULL, shop text, qty bigint) SERVER routed_test_server;
+SELECT try_sql($$ALTER TABLE pm ATTACH PARTITION pm_remote FOR VALUES FROM ('2026-11-20') TO ('2026-11-21')$$) AS attach_foreign;
+SELECT count(*) AS foreign_partitions FROM pg_inherits WHERE inhrelid = 'pm_remote'::regclass;
+CREATE TABLE pf (ts timestamptz NOT NULL, v int) PARTITION BY RANGE (ts);
+CREATE TABLE pf_local PARTITION OF pf FOR VALUES FROM ('2026-11-01') TO ('2026-11-02');
+CREATE FOREIGN TABLE pf_remote PARTITION OF pf FOR VALUES FROM ('2026-11-02') TO ('2026-11-03') SERVER routed_test_server;
+SELECT try_sql($$SELECT routed.track('pf', 'ts')$$) AS track_with_foreign;
+SELECT count(*) AS tracked, (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'pf_local'::regclass AND tgname LIKE 'routed_capture_%') AS triggers
+  FROM routed.tracked WHERE source = 'pf'::regclass;
+DROP TABLE pf;
+DROP FOREIGN TABLE pm_remote;
+DROP SERVER routed_test_server;
+DROP FOREIGN DATA WRAPPER routed_test_fdw;
+
 -- the cache: an entry over the parent is invalidated by a write straight into a partition
 SET routed.cache = on;
 \set c '{"source": "pm", "time": {"from": "2026-11-01T00:00:00Z", "to": "2026-11-12T00:00:00Z"}, "measures": [{"name": "n", "agg": "count"}]}'
