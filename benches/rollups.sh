@@ -15,12 +15,14 @@
 source "$(dirname "$0")/../scripts/common.sh"
 
 ROWS="${1:-10000000}"; SECS="${2:-10}"; ROUNDS="${3:-3}"
-PORT="${PG_ROUTED_DEMO_PORT:-54321}"; DB=routed_bench; MARK=rollups; LAYOUT="stored in time order"
+PORT="${PG_ROUTED_DEMO_PORT:-$((54306 + PG_MAJOR))}"; DB=routed_bench; MARK=rollups; LAYOUT="stored in time order"
 PARTITIONED="${PG_ROUTED_BENCH_PARTITIONED:-0}"
 if [ "$PARTITIONED" = 1 ]; then
   DB=routed_bench_part; MARK=rollups_partitioned
   LAYOUT="partitioned by day (33 daily partitions and a default), each stored in time order"
 fi
+# another major (PG_ROUTED_PG=18): its own demo cluster and its own section
+[ "$PG_MAJOR" = 15 ] || MARK="${MARK}_pg$PG_MAJOR"
 WORK="$REPO/target/bench"; mkdir -p "$WORK"
 OUT="$REPO/benches/RESULTS.md"
 
@@ -194,9 +196,9 @@ P -c "SELECT routed.drop_rollup('w_hourly')" -c "SELECT routed.untrack('w_tracke
 
 SECTION="$WORK/rollups.md"
 cat > "$SECTION" <<MD
-## Rollups (issue #4)$([ "$PARTITIONED" = 1 ] && echo ", partitioned source (issue #17)")
+## Rollups (issue #4)$([ "$PARTITIONED" = 1 ] && echo ", partitioned source (issue #17)")$([ "$PG_MAJOR" = 15 ] || echo ", PostgreSQL $PG_MAJOR")
 
-Command: \`$([ "$PARTITIONED" = 1 ] && echo "PG_ROUTED_BENCH_PARTITIONED=1 ")benches/rollups.sh $ROWS $SECS $ROUNDS\` ($(date -u +%Y-%m-%d), $(nproc) cores). Source: $ROWS rows over
+Command: \`$([ "$PG_MAJOR" = 15 ] || echo "PG_ROUTED_PG=$PG_MAJOR ")$([ "$PARTITIONED" = 1 ] && echo "PG_ROUTED_BENCH_PARTITIONED=1 ")benches/rollups.sh $ROWS $SECS $ROUNDS\` ($(date -u +%Y-%m-%d), $(nproc) cores). Source: $ROWS rows over
 30 days, $LAYOUT (\`bench\` in database \`$DB\` of the demo cluster), rollup \`bench_hourly\`: 1 hour ×
 rule_category × status, count, sum, avg, max, a quantile sketch of execution_time_ms and a distinct sketch of rule_id. Medians of $ROUNDS alternating rounds;
 queries with pgbench -M prepared, 1 client, \`routed.cache = off\` (every answer computed).

@@ -61,7 +61,7 @@ pub extern "C-unwind" fn routed_worker_main(_arg: pg_sys::Datum) {
         let due = in_transaction("list due rollups", due_rollups).unwrap_or_default();
         in_transaction("the invalidation log", || {
             if installed() {
-                // a stream of corrections logs a row per statement and bucket: one per bucket
+                // a stream of corrections logs rows per statement: one per run of touched buckets
                 let _ = Spi::run("SELECT routed._compact_invalidations()");
             }
         });

@@ -20,7 +20,9 @@ thread_local! {
 }
 
 /// Registered in `_PG_init`: a relcache invalidation of a source (or of everything) drops its
-/// cached threshold. Runs inside invalidation processing, so it only touches the map.
+/// cached threshold, marks the delta plans kept over that relation's transition tables stale,
+/// and counts for an answer watching the source's facts (`freshness::watch`). Runs inside
+/// invalidation processing, so it only touches per-backend maps and counters.
 pub unsafe extern "C-unwind" fn forget_thresholds(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     super::freshness::note_invalidation(relid);
     crate::pg::spi::forget_keyed_plans(relid);
