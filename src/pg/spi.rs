@@ -26,18 +26,24 @@ pub fn kept_plan(
 ) -> pg_sys::SPIPlanPtr {
     let mut plan = cell.get();
     if plan.is_null() {
-        // SAFETY: SPI is connected; sql is NUL-terminated and types has one entry per parameter.
-        plan = unsafe { pg_sys::SPI_prepare(sql.as_ptr(), types.len() as i32, types.as_mut_ptr()) };
-        // SAFETY: plan is a new, non-NULL plan; keeping it moves it to a context that lives as
-        // long as the backend.
-        if plan.is_null() || unsafe { pg_sys::SPI_keepplan(plan) } != 0 {
-            raise_with(
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                "could not plan the change capture".into(),
-                None,
-            );
-        }
+        plan = prepare_kept(sql, types);
         cell.set(plan);
+    }
+    plan
+}
+
+/// `sql` planned through the connected SPI and kept for the backend's life.
+fn prepare_kept(sql: &CStr, types: &mut [pg_sys::Oid]) -> pg_sys::SPIPlanPtr {
+    // SAFETY: SPI is connected; sql is NUL-terminated and types has one entry per parameter.
+    let plan = unsafe { pg_sys::SPI_prepare(sql.as_ptr(), types.len() as i32, types.as_mut_ptr()) };
+    // SAFETY: plan is a new, non-NULL plan; keeping it moves it to a context that lives as long
+    // as the backend.
+    if plan.is_null() || unsafe { pg_sys::SPI_keepplan(plan) } != 0 {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            "could not plan the change capture".into(),
+            None,
+        );
     }
     plan
 }
@@ -122,17 +128,7 @@ pub fn keyed_plan(key: PlanKey, sql: &CStr, types: &mut [pg_sys::Oid]) -> pg_sys
     }) {
         return plan;
     }
-    // SAFETY: SPI is connected; sql is NUL-terminated and types has one entry per parameter.
-    let plan = unsafe { pg_sys::SPI_prepare(sql.as_ptr(), types.len() as i32, types.as_mut_ptr()) };
-    // SAFETY: plan is a new, non-NULL plan; keeping it moves it to a context that lives as long
-    // as the backend.
-    if plan.is_null() || unsafe { pg_sys::SPI_keepplan(plan) } != 0 {
-        raise_with(
-            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-            "could not plan the change capture".into(),
-            None,
-        );
-    }
+    let plan = prepare_kept(sql, types);
     let entry = KeyedPlan {
         sql: sql.to_owned(),
         plan,
