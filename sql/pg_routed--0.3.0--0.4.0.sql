@@ -18,6 +18,11 @@ STRICT
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_note_ddl_relation_wrapper';
 
+CREATE  FUNCTION routed."last_meta"() RETURNS jsonb /* Option < JsonbOut > */
+STRICT
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'last_meta_wrapper';
+
 -- hand-written for the changed definitions (routed.cache_stats, routed._quantile_add), from sql/manual/
 -- create_rollup analyzes the rollup after its backfill
 CREATE OR REPLACE PROCEDURE routed.create_rollup(name text, source regclass, granularity interval,

@@ -235,8 +235,20 @@ fn recompute(due: crate::cache::revalidate::Due) {
                 "SELECT pg_catalog.set_config(n, v, true) FROM unnest($1::text[], $2::text[]) AS s(n, v)",
                 &[names.into(), values.into()],
             )?;
-            let doc = crate::pg::jsonb::JsonbDoc::from_text(&due.document);
-            crate::answer::flow::answer(&doc, Some(0), true);
+            use crate::answer::flow::{answer, answer_rows, ROWS_PREFIX};
+            match due.document.strip_prefix(ROWS_PREFIX) {
+                Some(rows) => {
+                    let doc = crate::pg::jsonb::JsonbDoc::from_text(rows);
+                    answer_rows(&doc, Some(0), true, &|_| true, &|_| {}, |_| ());
+                }
+                None => {
+                    answer(
+                        &crate::pg::jsonb::JsonbDoc::from_text(&due.document),
+                        Some(0),
+                        true,
+                    );
+                }
+            }
             Ok::<(), pgrx::spi::Error>(())
         });
     }

@@ -213,6 +213,50 @@ INSERT INTO cev VALUES ('2026-10-11 13:00', 'shop0', 7);
 PREPARE TRANSACTION 'p';
 \set VERBOSITY default
 
+-- typed rows are cache citizens: routed_rows answers are stored and served like routed_query's
+-- (their own entries: the form differs), invalidated by the same commits, re-checked the same
+-- way; routed.last_meta() says what the last one got
+\set rows_doc '{"source":"cev","time":{"from":"2026-10-10T00:00:00Z","to":"2026-10-12T00:00:00Z","granularity":"1 day"},"dimensions":["shop"],"measures":[{"agg":"count","name":"n"},{"agg":"sum","column":"amount","name":"total"}]}'
+SELECT routed.last_meta() IS NULL AS no_meta_yet;
+CREATE FUNCTION r(doc jsonb, staleness interval DEFAULT '0') RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE typed jsonb; json_rows jsonb;
+BEGIN
+    SELECT jsonb_agg(jsonb_build_array(to_jsonb(t.bucket), t.shop, t.n, t.total) ORDER BY t.bucket, t.shop) INTO typed
+      FROM routed_rows(doc, staleness) AS t(bucket timestamptz, shop text, n bigint, total bigint);
+    PERFORM set_config('routed.enabled', 'off', true);
+    SELECT jsonb_agg(e ORDER BY e->>0, e->>1) INTO json_rows FROM jsonb_array_elements(routed_query(doc, staleness)->'rows') e;
+    PERFORM set_config('routed.enabled', 'on', true);
+    RETURN (routed.last_meta()->>'cache') || ' ' || (routed.last_meta()->>'source') || ' '
+        || CASE WHEN typed = json_rows THEN 'same' ELSE 'DIFFERENT: ' || typed::text || ' vs ' || json_rows::text END;
+END $$;
+SELECT r(:'rows_doc') AS typed_first, r(:'rows_doc') AS typed_again;
+SELECT routed_query(:'rows_doc')->'meta'->>'cache' AS json_form_has_its_own_entry;
+INSERT INTO cev VALUES ('2026-10-11 06:00', 'shop2', 50);
+SELECT r(:'rows_doc') AS typed_after_insert, r(:'rows_doc') AS typed_after_insert_again;
+-- a hit is served only to a column list of its types; another list fails as before
+SELECT * FROM routed_rows(:'rows_doc') AS t(bucket timestamptz, shop text, n bigint, total numeric);
+SELECT count(*) AS rows_from_hit, routed.last_meta()->>'cache' AS cache
+  FROM routed_rows(:'rows_doc') AS t(b timestamptz, s text, n bigint, total bigint);
+-- routed.query_stats counts typed answers with the document's others (same fingerprint)
+SELECT calls, hits, misses, bypasses FROM routed.query_stats WHERE fingerprint = routed.last_meta()->>'fingerprint';
+-- a writing transaction bypasses the cache for typed rows too
+BEGIN;
+INSERT INTO cev VALUES ('2026-10-11 07:00', 'shop2', 50);
+SELECT r(:'rows_doc') AS typed_in_writer;
+ROLLBACK;
+-- a REVOKE is seen on a hit
+GRANT SELECT ON cev TO cache_reader;
+SET ROLE cache_reader;
+SELECT count(*) AS reader_rows, routed.last_meta()->>'cache' AS reader_cache
+  FROM routed_rows(:'rows_doc') AS t(b timestamptz, s text, n bigint, total bigint);
+RESET ROLE;
+REVOKE SELECT ON cev FROM cache_reader;
+SET ROLE cache_reader;
+SELECT try_sql(format('SELECT count(*) FROM routed_rows(%L) AS t(b timestamptz, s text, n bigint, total bigint)', :'rows_doc')) AS reader_after_revoke;
+RESET ROLE;
+DROP FUNCTION r(jsonb, interval);
+
 DROP VIEW cinvoker, cdefiner;
 DROP TABLE csecret, cplain, cnote;
 DROP ROLE cache_reader;

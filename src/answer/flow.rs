@@ -9,12 +9,9 @@ use crate::cache::query_stats;
 use crate::cache::{self, Found, Outcome};
 use crate::pg::jsonb::jsonb_bytes;
 use crate::pg::jsonb::JsonbDoc;
-use crate::rollups::freshness;
 use pgrx::pg_sys;
 use routed_core::budget::resolve_budget;
-use routed_core::cache::entry::{
-    EntryMeta, StoredAnswer, StoredAnswerRef, MAX_RELS, RELATIVE, TRACKED,
-};
+use routed_core::cache::entry::{StoredAnswer, StoredAnswerRef};
 use routed_core::cache::FastHash;
 use routed_core::query::Query;
 use routed_core::time::{format_interval, format_rfc3339_utc};
@@ -56,6 +53,9 @@ struct Known {
     stats_key: u64,
     /// Its cache key under the current settings.
     key: cache::KeyMemo,
+    /// The same for its typed rows: the canonical text with `ROWS_PREFIX`.
+    rows_canonical: String,
+    rows_key: cache::KeyMemo,
 }
 
 const KNOWN_MAX: usize = 256;
@@ -74,10 +74,12 @@ fn parse_doc(doc: &JsonbDoc) -> Rc<Known> {
     let parsed = parse(&doc.text(), None);
     let known = Rc::new(Known {
         query: parsed.query,
-        canonical: parsed.canonical,
+        canonical: parsed.canonical.clone(),
         stats_key: query_stats::fingerprint_key(&parsed.fingerprint),
         fingerprint: parsed.fingerprint,
         key: Default::default(),
+        rows_canonical: format!("{ROWS_PREFIX}{}", parsed.canonical),
+        rows_key: Default::default(),
     });
     KNOWN.with_borrow_mut(|m| {
         if m.len() >= KNOWN_MAX {
@@ -88,12 +90,111 @@ fn parse_doc(doc: &JsonbDoc) -> Rc<Known> {
     known
 }
 
-/// Answers a document. `recompute` (the worker revalidating an entry) skips the cached answer
-/// and stores a fresh one.
+/// Which form an answer takes: jsonb for `routed_query`, typed rows for `routed_rows` and plain
+/// SQL. Each form has its own cache entries (the key's document gets `ROWS_PREFIX`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    Json,
+    Rows,
+}
+
+/// What a rows entry's key starts with, so revalidation knows its form.
+pub const ROWS_PREFIX: &str = "rows:";
+
+/// An answer with the facts its `meta` reports, its body read in place.
+pub struct Answered<'a> {
+    pub answer: StoredAnswerRef<'a>,
+    pub as_of_us: i64,
+    pub staleness_us: i64,
+    pub budget_us: i64,
+    pub outcome: Outcome,
+    pub elapsed_ms: f64,
+}
+
+/// Answers a document as jsonb. `recompute` (the worker revalidating an entry) skips the cached
+/// answer and stores a fresh one.
 pub fn answer(doc: &JsonbDoc, staleness_micros: Option<i64>, recompute: bool) -> pg_sys::Datum {
+    let known = parse_doc(doc);
+    answer_as(
+        &known,
+        staleness_micros,
+        recompute,
+        Form::Json,
+        &|_| true,
+        &|_| {},
+        |a| {
+            render(
+                a.answer,
+                a.as_of_us,
+                a.staleness_us,
+                a.budget_us,
+                a.outcome,
+                a.elapsed_ms,
+            )
+        },
+    )
+}
+
+/// Answers a document as typed rows (a `cache::rows` body). A cached body is served only when
+/// `accept` takes it; `check` sees the plan before anything runs (and may raise).
+pub fn answer_rows<R>(
+    doc: &JsonbDoc,
+    staleness_micros: Option<i64>,
+    recompute: bool,
+    accept: &dyn Fn(&StoredAnswerRef) -> bool,
+    check: &dyn Fn(&Prepared),
+    finish: impl FnOnce(Answered) -> R,
+) -> R {
+    let known = parse_doc(doc);
+    answer_as(
+        &known,
+        staleness_micros,
+        recompute,
+        Form::Rows,
+        accept,
+        check,
+        finish,
+    )
+}
+
+/// The body of an answer in `form`, computed from its plan (again from a fresh plan when a
+/// partition was attached while it waited for a lock).
+fn compute(
+    form: Form,
+    planned: &dyn Fn() -> Prepared,
+    check: &dyn Fn(&Prepared),
+) -> (Prepared, Vec<u8>) {
+    let body = |p: &Prepared| match form {
+        Form::Json => jsonb_bytes(&format!(
+            "{{\"columns\":{},\"rows\":{}}}",
+            columns_json(p),
+            exec::rows_json(&p.generated)
+        )),
+        Form::Rows => super::typed::rows_body(&p.generated),
+    };
+    let p = planned();
+    check(&p);
+    let b = body(&p);
+    if p.facts_outdated() {
+        let p = planned();
+        let b = body(&p);
+        return (p, b);
+    }
+    (p, b)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn answer_as<R>(
+    known: &Known,
+    staleness_micros: Option<i64>,
+    recompute: bool,
+    form: Form,
+    accept: &dyn Fn(&StoredAnswerRef) -> bool,
+    check: &dyn Fn(&Prepared),
+    finish: impl FnOnce(Answered) -> R,
+) -> R {
     let started = Instant::now();
     check_staleness(staleness_micros);
-    let known = parse_doc(doc);
     let (budget, _) = resolve_budget(
         staleness_micros,
         known.query.freshness,
@@ -113,20 +214,24 @@ pub fn answer(doc: &JsonbDoc, staleness_micros: Option<i64>, recompute: bool) ->
             // a relative window's entry is never exact: at budget 0 nobody may use it, so do not
             // wait for another backend computing it
             let may_wait = !(relative && budget == 0);
-            let key = cache::remembered_key(&known.canonical, &known.key);
+            let key = match form {
+                Form::Json => cache::remembered_key(&known.canonical, &known.key),
+                Form::Rows => cache::remembered_key(&known.rows_canonical, &known.rows_key),
+            };
             match cache::lookup(&key, budget, recompute, may_wait, &mut buf) {
-                Found::Served(s, o) => {
+                Found::Served(s, o) if accept(&s.answer) => {
                     let elapsed = elapsed_ms(started);
-                    record(&known, s.answer.source, o, elapsed, s.staleness_us);
-                    return render(
-                        s.answer,
-                        s.meta.as_of_us,
-                        s.staleness_us,
-                        budget,
-                        o,
-                        elapsed,
-                    );
+                    record(known, s.answer.source, o, elapsed, s.staleness_us);
+                    return finish(Answered {
+                        answer: s.answer,
+                        as_of_us: s.meta.as_of_us,
+                        staleness_us: s.staleness_us,
+                        budget_us: budget,
+                        outcome: o,
+                        elapsed_ms: elapsed,
+                    });
                 }
+                Found::Served(..) => (Outcome::Miss, None),
                 Found::Compute(fill) => (Outcome::Miss, fill),
             }
         }
@@ -139,25 +244,17 @@ pub fn answer(doc: &JsonbDoc, staleness_micros: Option<i64>, recompute: bool) ->
             staleness_micros,
         ))
     };
-    let mut p = planned();
-    let mut rows = exec::rows_json(&p.generated);
-    if p.facts_outdated() {
-        p = planned();
-        rows = exec::rows_json(&p.generated);
-    }
+    let (mut p, body) = compute(form, &planned, check);
     let as_of = as_of_unix_micros();
     let stored = StoredAnswer {
-        body: jsonb_bytes(&format!(
-            "{{\"columns\":{},\"rows\":{rows}}}",
-            columns_json(&p)
-        )),
+        body,
         source: p.plan.source.to_string(),
         rollup: (!p.rollups.is_empty()).then(|| p.rollups.join("+")),
         approximate: p.plan.approximate,
         fingerprint: p.fingerprint.clone(),
     };
     if let Some(fill) = fill {
-        match entry_meta(&mut p, as_of, started) {
+        match super::entry::entry_meta(&mut p, as_of, started) {
             Ok(meta) => {
                 fill.store(&stored, meta);
             }
@@ -170,8 +267,15 @@ pub fn answer(doc: &JsonbDoc, staleness_micros: Option<i64>, recompute: bool) ->
     }
     let staleness = p.plan.staleness_micros;
     let elapsed = elapsed_ms(started);
-    record(&known, p.plan.source, outcome, elapsed, staleness);
-    render(stored.as_ref(), as_of, staleness, budget, outcome, elapsed)
+    record(known, p.plan.source, outcome, elapsed, staleness);
+    finish(Answered {
+        answer: stored.as_ref(),
+        as_of_us: as_of,
+        staleness_us: staleness,
+        budget_us: budget,
+        outcome,
+        elapsed_ms: elapsed,
+    })
 }
 
 fn elapsed_ms(started: Instant) -> f64 {
@@ -233,74 +337,4 @@ fn render(
         ("fingerprint", Item::Str(a.fingerprint)),
     ];
     answer_datum(a.body, &mut meta)
-}
-
-/// What the cache must know to serve this answer later, or why it must not keep it.
-fn entry_meta(p: &mut Prepared, as_of_us: i64, started: Instant) -> Result<EntryMeta, String> {
-    let source = pg_sys::Oid::from(p.source_oid);
-    if let Some(why) = cache::unshareable(source) {
-        return Err(why.into());
-    }
-    let mut rels = vec![source];
-    for name in &p.rollups {
-        for table in [name.clone(), format!("{name}$delta")] {
-            rels.push(rollup_oid(&table).ok_or("rollup table not found")?);
-        }
-    }
-    if rels.len() > MAX_RELS {
-        return Err("reads too many relations".into());
-    }
-    for &rel in &rels {
-        if !cache::table_privilege(rel) {
-            return Err("read with column privileges only".into());
-        }
-        if cache::row_security_applies(rel) {
-            return Err("row security applies".into());
-        }
-    }
-    let relative = p.query.time.as_ref().is_some_and(|t| t.is_relative());
-    let (from_us, to_us) = if !p.tracked_range || p.bound.time.is_none() {
-        (i64::MIN, i64::MAX)
-    } else {
-        if p.window.is_none() {
-            p.window = freshness::window(&p.bound);
-        }
-        match &p.window {
-            Some(w) => (w.from_us.unwrap_or(i64::MIN), w.to_us),
-            None => (i64::MIN, i64::MAX),
-        }
-    };
-    let mut meta = EntryMeta {
-        db: crate::pg::fast::database_id().to_u32(),
-        source: p.source_oid,
-        nrels: rels.len() as u32,
-        flags: if relative { RELATIVE } else { 0 } | if p.tracked_range { TRACKED } else { 0 },
-        role: crate::pg::fast::user_id().to_u32(),
-        from_us,
-        to_us,
-        as_of_us,
-        stale_since_us: if p.plan.staleness_micros > 0 {
-            as_of_us - p.plan.staleness_micros
-        } else {
-            i64::MAX
-        },
-        pos: 0,
-        cost_us: started.elapsed().as_micros() as u64,
-        ..Default::default()
-    };
-    for (i, r) in rels.iter().enumerate() {
-        meta.rels[i] = r.to_u32();
-    }
-    Ok(meta)
-}
-
-fn rollup_oid(table: &str) -> Option<pg_sys::Oid> {
-    let name = std::ffi::CString::new(table).ok()?;
-    // SAFETY: get_namespace_oid and get_relname_relid only read the syscache with NUL-terminated
-    // names that live across the calls; missing_ok, so they return InvalidOid instead of raising.
-    unsafe {
-        let ns = pg_sys::get_namespace_oid(c"routed".as_ptr(), true);
-        let oid = pg_sys::get_relname_relid(name.as_ptr(), ns);
-        (oid != pg_sys::InvalidOid).then_some(oid)
-    }
 }

@@ -3,8 +3,11 @@
 //! call `cache`, `catalog`, `changes` (has this transaction written), `rollups::freshness`,
 //! `pg`, `gucs` and `error`.
 
+pub mod entry;
 pub mod exec;
 pub mod flow;
 pub mod jsonb_build;
+pub mod last_meta;
 pub mod pipeline;
 pub mod rows;
+pub mod typed;

@@ -56,10 +56,6 @@ impl Prepared {
 }
 
 /// `staleness_micros` is the `staleness` argument (None when NULL).
-pub fn prepare(document: &str, staleness_micros: Option<i64>) -> Prepared {
-    plan_parsed(parse(document, staleness_micros))
-}
-
 pub fn parse(document: &str, staleness_micros: Option<i64>) -> Parsed {
     check_staleness(staleness_micros);
     let query = parse_text(document).or_raise();

@@ -99,3 +99,14 @@ fn routed_explain(
     });
     JsonbOut(explain.to_string())
 }
+
+#[pg_schema]
+mod routed {
+    use super::*;
+
+    /// The meta of this session's last `routed_rows` or plain SQL answer (NULL before one).
+    #[pg_extern]
+    fn last_meta() -> Option<JsonbOut> {
+        crate::answer::last_meta::get().map(JsonbOut)
+    }
+}

@@ -3,7 +3,7 @@
 //! (`AS t(bucket timestamptz, n bigint)`) before running anything. The answer is `answer::rows`'.
 
 use crate::error::raise_with;
-use crate::pg::jsonb::JsonbArg;
+use crate::pg::jsonb::JsonbDoc;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
@@ -22,7 +22,7 @@ pub unsafe extern "C-unwind" fn routed_rows_wrapper(
 ) -> pg_sys::Datum {
     // SAFETY: the function manager calls us with a valid fcinfo whose argument 0 is a jsonb (or
     // NULL).
-    let query: Option<JsonbArg> = unsafe { pgrx::fcinfo::pg_getarg(fcinfo, 0) };
+    let query: Option<JsonbDoc> = unsafe { pgrx::fcinfo::pg_getarg(fcinfo, 0) };
     // SAFETY: argument 1 is an interval (or NULL), as sql/routed_rows.sql declares.
     let staleness: Option<Interval> = unsafe { pgrx::fcinfo::pg_getarg(fcinfo, 1) };
     // SAFETY: fcinfo is valid for the call; resultinfo is NULL or a node the caller owns, checked
@@ -48,7 +48,10 @@ pub unsafe extern "C-unwind" fn routed_rows_wrapper(
             Some("SELECT * FROM routed_rows('{...}') AS t(bucket timestamptz, n bigint)".into()),
         );
     }
-    let document = super::document(query);
+    let Some(document) = query else {
+        super::document(None);
+        unreachable!("a NULL document raised an error")
+    };
     // SAFETY: rsinfo was checked above to be a ReturnSetInfo allowing materialize mode with an
     // expected tuple descriptor; PostgreSQL keeps it alive for the call.
     unsafe {

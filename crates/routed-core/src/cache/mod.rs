@@ -4,6 +4,7 @@
 pub mod entry;
 mod outcome;
 pub mod ring;
+pub mod rows;
 pub mod store;
 
 pub use outcome::Outcome;
