@@ -25,6 +25,7 @@ ALLOWED = {
     "api": {"answer", "rollups", "cache", "changes", "catalog", "pg", "gucs", "error"},
     "answer": {"cache", "catalog", "changes", "rollups", "pg", "gucs", "error"},
     "worker": {"answer", "cache", "pg", "gucs", "error"},
+    "plain_sql": {"answer", "catalog", "pg", "gucs", "error"},
     "cache": {"pg", "gucs", "error"},
     "changes": {"cache", "rollups", "pg", "gucs", "error"},
     "rollups": {"catalog", "pg", "gucs", "error"},

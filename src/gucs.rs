@@ -14,9 +14,27 @@ pub static REFRESH_NAPTIME_S: GucSetting<i32> = GucSetting::<i32>::new(5);
 pub static CACHE_SIZE_KB: GucSetting<i32> = GucSetting::<i32>::new(64 * 1024);
 pub static MAX_ENTRY_SIZE_KB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 pub static CHANGE_RING_SIZE: GucSetting<i32> = GucSetting::<i32>::new(16_384);
+pub static TRANSPARENT: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static APPROXIMATE: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static MAX_RANGES_PER_STATEMENT: GucSetting<i32> = GucSetting::<i32>::new(1_000);
 
 pub fn init() {
+    GucRegistry::define_bool_guc(
+        c"routed.transparent",
+        c"Whether plain SQL aggregate queries on tracked sources are answered by the router.",
+        c"Budget from routed.default_staleness; anything not fully understood plans as without the extension.",
+        &TRANSPARENT,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"routed.approximate",
+        c"Whether plain SQL may be answered from approximate sketches (percentile_cont, count(DISTINCT)).",
+        c"Off: those aggregates stay exact (read from the base table).",
+        &APPROXIMATE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_bool_guc(
         c"routed.enabled",
         c"Whether routed_query may use sources other than the base table.",

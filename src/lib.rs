@@ -13,6 +13,7 @@ mod changes;
 mod error;
 mod gucs;
 mod pg;
+mod plain_sql;
 mod rollups;
 mod worker;
 
@@ -29,6 +30,7 @@ pub extern "C-unwind" fn _PG_init() {
     catalog::register_invalidation_callbacks();
     changes::publish::register();
     changes::partitions::register_invalidation_callback();
+    plain_sql::install();
     // SAFETY: a postmaster global, read-only for extensions.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         if gucs::cache_size_bytes() > 0 {

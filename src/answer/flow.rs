@@ -183,8 +183,37 @@ fn compute(
     (p, b)
 }
 
+thread_local! {
+    /// Answers being computed in this backend (their reads are planned by PostgreSQL alone).
+    static ANSWERING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether an answer is being computed: the plain SQL hook leaves the router's own reads alone.
+pub fn answering() -> bool {
+    ANSWERING.get() > 0
+}
+
 #[allow(clippy::too_many_arguments)]
 fn answer_as<R>(
+    known: &Known,
+    staleness_micros: Option<i64>,
+    recompute: bool,
+    form: Form,
+    accept: &dyn Fn(&StoredAnswerRef) -> bool,
+    check: &dyn Fn(&Prepared),
+    finish: impl FnOnce(Answered) -> R,
+) -> R {
+    ANSWERING.set(ANSWERING.get() + 1);
+    let r = pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
+        answer_in(known, staleness_micros, recompute, form, accept, check, finish)
+    }))
+    .finally(|| ANSWERING.set(ANSWERING.get() - 1))
+    .execute();
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+fn answer_in<R>(
     known: &Known,
     staleness_micros: Option<i64>,
     recompute: bool,

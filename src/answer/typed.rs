@@ -83,4 +83,18 @@ impl TypedRows {
                 as *mut pg_sys::HeapTupleHeaderData,
         }
     }
+
+    /// A tuple descriptor of the body's column types (deforming needs only the types).
+    pub fn descriptor(&self) -> pg_sys::TupleDesc {
+        // SAFETY: a template descriptor of types.len() attributes, each initialized with a type
+        // from the body (the types of the query that produced it); palloc'd in the current
+        // memory context.
+        unsafe {
+            let desc = pg_sys::CreateTemplateTupleDesc(self.types.len() as i32);
+            for (i, t) in self.types.iter().enumerate() {
+                pg_sys::TupleDescInitEntry(desc, (i + 1) as i16, std::ptr::null(), *t, -1, 0);
+            }
+            desc
+        }
+    }
 }

@@ -15,6 +15,7 @@ pub mod model;
 pub mod names;
 pub mod normalize;
 pub mod parse;
+pub mod plain;
 pub mod query;
 pub mod resolve;
 pub mod rollup;
