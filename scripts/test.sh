@@ -119,6 +119,11 @@ corrections_tests() {
   /usr/bin/python3 "$REPO/pgrx-tests/corrections.py" --port "$TEST_PORT"
 }
 
+# plain SQL with routed.transparent on and off in one snapshot, generated queries under writes
+plain_sql_tests() {
+  /usr/bin/python3 "$REPO/pgrx-tests/plain_sql.py" --port "$TEST_PORT" --queries "${PG_ROUTED_PLAIN_QUERIES:-1200}"
+}
+
 differential_tests() {
   python3 "$REPO/pgrx-tests/differential.py" --port "$TEST_PORT" --documents "${PG_ROUTED_DIFF_DOCS:-300}"
 }
@@ -138,6 +143,7 @@ suite dump_restore dump_restore_tests
 suite notify notify_tests
 suite corrections corrections_tests
 suite differential differential_tests
+suite plain_sql plain_sql_tests
 suite stress stress_tests
 suite revalidate revalidate_tests
 suite warm warm_tests

@@ -205,7 +205,15 @@ fn answer_as<R>(
 ) -> R {
     ANSWERING.set(ANSWERING.get() + 1);
     let r = pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
-        answer_in(known, staleness_micros, recompute, form, accept, check, finish)
+        answer_in(
+            known,
+            staleness_micros,
+            recompute,
+            form,
+            accept,
+            check,
+            finish,
+        )
     }))
     .finally(|| ANSWERING.set(ANSWERING.get() - 1))
     .execute();

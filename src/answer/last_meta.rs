@@ -9,11 +9,15 @@ use std::cell::RefCell;
 
 thread_local! {
     static LAST: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Typed answers this session has had, so a client can tell whether a query was routed.
+    static COUNT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// Keeps `a`'s meta as the session's last.
 pub fn remember(a: &Answered) {
+    COUNT.set(COUNT.get() + 1);
     let meta = json!({
+        "answers": COUNT.get(),
         "source": a.answer.source,
         "rollup": a.answer.rollup,
         "as_of": format_rfc3339_utc(a.as_of_us),

@@ -33,11 +33,16 @@ unsafe fn evaluated(ty: pg_sys::Oid, d: pg_sys::Datum, null: bool) -> Evaluated 
             pg_sys::TIMESTAMPTZOID => {
                 let t = d.value() as i64;
                 // ±infinity are the extremes: out of the router's years
-                t.checked_add(PG_EPOCH_US).map_or(Evaluated::Time(i64::MAX), Evaluated::Time)
+                t.checked_add(PG_EPOCH_US)
+                    .map_or(Evaluated::Time(i64::MAX), Evaluated::Time)
             }
             pg_sys::INTERVALOID => {
                 let i = &*(d.cast_mut_ptr::<pg_sys::Interval>());
-                Evaluated::Interval { months: i.month, days: i.day, micros: i.time }
+                Evaluated::Interval {
+                    months: i.month,
+                    days: i.day,
+                    micros: i.time,
+                }
             }
             pg_sys::INT8OID => Evaluated::Int(d.value() as i64),
             _ => {
@@ -51,7 +56,16 @@ unsafe fn evaluated(ty: pg_sys::Oid, d: pg_sys::Datum, null: bool) -> Evaluated 
                 let mut values: *mut pg_sys::Datum = std::ptr::null_mut();
                 let mut nulls: *mut bool = std::ptr::null_mut();
                 let mut n = 0;
-                pg_sys::deconstruct_array(arr, elem, len.into(), byval, align, &mut values, &mut nulls, &mut n);
+                pg_sys::deconstruct_array(
+                    arr,
+                    elem,
+                    len.into(),
+                    byval,
+                    align,
+                    &mut values,
+                    &mut nulls,
+                    &mut n,
+                );
                 Evaluated::List(
                     (0..n as usize)
                         .map(|i| (!*nulls.add(i)).then(|| out(elem, *values.add(i))))
@@ -66,7 +80,10 @@ unsafe fn evaluated(ty: pg_sys::Oid, d: pg_sys::Datum, null: bool) -> Evaluated 
 ///
 /// # Safety
 /// `states` were prepared with `ExecInitExpr` for this plan; `econtext` is the node's.
-pub unsafe fn evaluate(states: &[(*mut pg_sys::ExprState, pg_sys::Oid)], econtext: *mut pg_sys::ExprContext) -> Vec<Evaluated> {
+pub unsafe fn evaluate(
+    states: &[(*mut pg_sys::ExprState, pg_sys::Oid)],
+    econtext: *mut pg_sys::ExprContext,
+) -> Vec<Evaluated> {
     states
         .iter()
         .map(|(s, ty)| {

@@ -74,7 +74,8 @@ unsafe fn wrap(stmt: *mut pg_sys::PlannedStmt, r: Recognized) -> *mut pg_sys::Pl
     // here is palloc'd in the planner's memory context, like the plan itself.
     unsafe {
         let native = (*stmt).planTree;
-        let c = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomScan>()) as *mut pg_sys::CustomScan;
+        let c =
+            pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomScan>()) as *mut pg_sys::CustomScan;
         (*c).scan.plan.type_ = pg_sys::NodeTag::T_CustomScan;
         let p = &mut (*c).scan.plan;
         p.startup_cost = (*native).startup_cost;
@@ -91,17 +92,35 @@ unsafe fn wrap(stmt: *mut pg_sys::PlannedStmt, r: Recognized) -> *mut pg_sys::Pl
         let targets = super::nodes::list::<pg_sys::TargetEntry>((*native).targetlist);
         for (i, t) in targets.iter().enumerate() {
             let e = (**t).expr as *mut pg_sys::Node;
-            let (ty, typmod, coll) = (pg_sys::exprType(e), pg_sys::exprTypmod(e), pg_sys::exprCollation(e));
+            let (ty, typmod, coll) = (
+                pg_sys::exprType(e),
+                pg_sys::exprTypmod(e),
+                pg_sys::exprCollation(e),
+            );
             let var = pg_sys::makeVar(pg_sys::INDEX_VAR as _, (i + 1) as i16, ty, typmod, coll, 0);
-            let name = if (**t).resname.is_null() { std::ptr::null_mut() } else { pg_sys::pstrdup((**t).resname) };
-            let out = pg_sys::makeTargetEntry(var as *mut pg_sys::Expr, (i + 1) as i16, name, (**t).resjunk);
+            let name = if (**t).resname.is_null() {
+                std::ptr::null_mut()
+            } else {
+                pg_sys::pstrdup((**t).resname)
+            };
+            let out = pg_sys::makeTargetEntry(
+                var as *mut pg_sys::Expr,
+                (i + 1) as i16,
+                name,
+                (**t).resjunk,
+            );
             (*out).resorigtbl = (**t).resorigtbl;
             (*out).resorigcol = (**t).resorigcol;
             tlist = append(tlist, out as *mut pg_sys::Node);
             // what EXPLAIN VERBOSE prints for the column: the query's own expression
             let shown = r.shown.get(i).copied().unwrap_or(var as *mut pg_sys::Node);
-            let shown = if pg_sys::exprType(shown) == ty { shown } else { var as *mut pg_sys::Node };
-            let scan = pg_sys::makeTargetEntry(shown as *mut pg_sys::Expr, (i + 1) as i16, name, false);
+            let shown = if pg_sys::exprType(shown) == ty {
+                shown
+            } else {
+                var as *mut pg_sys::Node
+            };
+            let scan =
+                pg_sys::makeTargetEntry(shown as *mut pg_sys::Expr, (i + 1) as i16, name, false);
             scan_tlist = append(scan_tlist, scan as *mut pg_sys::Node);
         }
         p.targetlist = tlist;
@@ -112,11 +131,19 @@ unsafe fn wrap(stmt: *mut pg_sys::PlannedStmt, r: Recognized) -> *mut pg_sys::Pl
         for e in &r.exprs {
             exprs = append(exprs, *e);
         }
-        let bucket = r.bucket_expr.map_or(std::ptr::null_mut(), |b| append(std::ptr::null_mut(), b));
-        let mut private = append(std::ptr::null_mut(), pg_sys::makeString(pg_sys::pstrdup(recipe.as_ptr())) as *mut pg_sys::Node);
+        let bucket = r
+            .bucket_expr
+            .map_or(std::ptr::null_mut(), |b| append(std::ptr::null_mut(), b));
+        let mut private = append(
+            std::ptr::null_mut(),
+            pg_sys::makeString(pg_sys::pstrdup(recipe.as_ptr())) as *mut pg_sys::Node,
+        );
         private = append(private, exprs as *mut pg_sys::Node);
         private = append(private, bucket as *mut pg_sys::Node);
-        private = append(private, pg_sys::makeInteger(i32::from(r.time_attno)) as *mut pg_sys::Node);
+        private = append(
+            private,
+            pg_sys::makeInteger(i32::from(r.time_attno)) as *mut pg_sys::Node,
+        );
         (*c).custom_private = private;
         (*c).methods = &raw const SCAN_METHODS;
         (*stmt).planTree = c as *mut pg_sys::Plan;

@@ -73,7 +73,11 @@ unsafe extern "C-unwind" fn create_state(cscan: *mut pg_sys::CustomScan) -> *mut
 }
 
 #[pgrx::pg_guard]
-unsafe extern "C-unwind" fn begin(node: *mut pg_sys::CustomScanState, estate: *mut pg_sys::EState, eflags: i32) {
+unsafe extern "C-unwind" fn begin(
+    node: *mut pg_sys::CustomScanState,
+    estate: *mut pg_sys::EState,
+    eflags: i32,
+) {
     // SAFETY: node is our State (create_state made it); its plan is the CustomScan the hook
     // built, whose custom_private holds [recipe, exprs, bucket expr list, time attno].
     unsafe {
@@ -82,31 +86,59 @@ unsafe extern "C-unwind" fn begin(node: *mut pg_sys::CustomScanState, estate: *m
         let private = list::<pg_sys::Node>((*cscan).custom_private);
         let recipe_text = std::ffi::CStr::from_ptr((*(private[0] as *mut pg_sys::String)).sval);
         let recipe = Recipe::from_json(&recipe_text.to_string_lossy()).expect("the hook's recipe");
-        let child = pg_sys::ExecInitNode(list::<pg_sys::Plan>((*cscan).custom_plans)[0], estate, eflags);
+        let child = pg_sys::ExecInitNode(
+            list::<pg_sys::Plan>((*cscan).custom_plans)[0],
+            estate,
+            eflags,
+        );
         (*node).custom_ps = pg_sys::lappend(std::ptr::null_mut(), child as *mut _);
         let parent = &raw mut (*node).ss.ps;
         let states = list::<pg_sys::Node>(private[1] as *mut pg_sys::List)
             .into_iter()
             .map(|e| {
                 pg_sys::fix_opfuncids(e);
-                (pg_sys::ExecInitExpr(e as *mut pg_sys::Expr, parent), pg_sys::exprType(e))
+                (
+                    pg_sys::ExecInitExpr(e as *mut pg_sys::Expr, parent),
+                    pg_sys::exprType(e),
+                )
             })
             .collect();
         let time_attno = (*(private[3] as *mut pg_sys::Integer)).ival as usize;
-        let bucket = list::<pg_sys::Node>(private[2] as *mut pg_sys::List).first().map(|e| {
-            pg_sys::fix_opfuncids(*e);
-            let desc = pg_sys::CreateTemplateTupleDesc(time_attno as i32);
-            for i in 1..=time_attno {
-                pg_sys::TupleDescInitEntry(desc, i as i16, std::ptr::null(), pg_sys::TIMESTAMPTZOID, -1, 0);
-            }
-            let slot = pg_sys::MakeSingleTupleTableSlot(desc, &pg_sys::TTSOpsVirtual);
-            (pg_sys::ExecInitExpr(*e as *mut pg_sys::Expr, std::ptr::null_mut()), slot, time_attno)
-        });
+        let bucket = list::<pg_sys::Node>(private[2] as *mut pg_sys::List)
+            .first()
+            .map(|e| {
+                pg_sys::fix_opfuncids(*e);
+                let desc = pg_sys::CreateTemplateTupleDesc(time_attno as i32);
+                for i in 1..=time_attno {
+                    pg_sys::TupleDescInitEntry(
+                        desc,
+                        i as i16,
+                        std::ptr::null(),
+                        pg_sys::TIMESTAMPTZOID,
+                        -1,
+                        0,
+                    );
+                }
+                let slot = pg_sys::MakeSingleTupleTableSlot(desc, &pg_sys::TTSOpsVirtual);
+                (
+                    pg_sys::ExecInitExpr(*e as *mut pg_sys::Expr, std::ptr::null_mut()),
+                    slot,
+                    time_attno,
+                )
+            });
         let types = list::<pg_sys::TargetEntry>((*cscan).scan.plan.targetlist)
             .into_iter()
             .map(|t| pg_sys::exprType((*t).expr as *mut pg_sys::Node))
             .collect();
-        let run = Run { recipe, states, bucket, types, child, mode: Mode::Start, used: String::new() };
+        let run = Run {
+            recipe,
+            states,
+            bucket,
+            types,
+            child,
+            mode: Mode::Start,
+            used: String::new(),
+        };
         (*s).run = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(run);
     }
 }
@@ -128,7 +160,9 @@ unsafe fn start(node: *mut pg_sys::CustomScanState, run: &mut Run) {
 }
 
 #[pgrx::pg_guard]
-unsafe extern "C-unwind" fn exec(node: *mut pg_sys::CustomScanState) -> *mut pg_sys::TupleTableSlot {
+unsafe extern "C-unwind" fn exec(
+    node: *mut pg_sys::CustomScanState,
+) -> *mut pg_sys::TupleTableSlot {
     // SAFETY: node is our State, begun by `begin`.
     unsafe {
         let run = &mut *(*(node as *mut State)).run;
@@ -198,7 +232,11 @@ unsafe extern "C-unwind" fn rescan(node: *mut pg_sys::CustomScanState) {
 }
 
 #[pgrx::pg_guard]
-unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancestors: *mut pg_sys::List, es: *mut pg_sys::ExplainState) {
+unsafe extern "C-unwind" fn explain(
+    node: *mut pg_sys::CustomScanState,
+    _ancestors: *mut pg_sys::List,
+    es: *mut pg_sys::ExplainState,
+) {
     // SAFETY: node is our State; es is the running EXPLAIN's state.
     unsafe {
         let run = &*(*(node as *mut State)).run;
@@ -207,7 +245,10 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
             pg_sys::ExplainPropertyText(label.as_ptr(), v.as_ptr(), es);
         };
         prop(c"Source", &run.recipe.source);
-        prop(c"Budget", &routed_core::time::format_interval(crate::gucs::default_staleness_micros()));
+        prop(
+            c"Budget",
+            &routed_core::time::format_interval(crate::gucs::default_staleness_micros()),
+        );
         if (*es).analyze {
             prop(c"Answered", &run.used);
         } else {

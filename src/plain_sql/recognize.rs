@@ -7,9 +7,7 @@
 
 use super::nodes::{cast_arg, const_integer, const_text, list, node_tag, text, value_expr};
 use pgrx::pg_sys::{self, NodeTag};
-use routed_core::plain::{
-    Bound, BucketKind, Filter, FilterValue, Measure, Recipe,
-};
+use routed_core::plain::{Bound, BucketKind, Filter, FilterValue, Measure, Recipe};
 
 pub type Decline = &'static str;
 
@@ -63,7 +61,10 @@ impl Ctx {
     }
 
     /// The column a Var of the source names (not a system column).
-    unsafe fn column(&self, e: *mut pg_sys::Node) -> Option<(i16, String, pg_sys::Oid, pg_sys::Oid)> {
+    unsafe fn column(
+        &self,
+        e: *mut pg_sys::Node,
+    ) -> Option<(i16, String, pg_sys::Oid, pg_sys::Oid)> {
         // SAFETY: e is a node of the query.
         unsafe {
             let e = self.resolve(e);
@@ -99,9 +100,8 @@ unsafe fn comparison(opno: pg_sys::Oid, ty: pg_sys::Oid) -> Option<&'static str>
         if tc.is_null() || (*tc).btree_opf == pg_sys::InvalidOid {
             return None;
         }
-        let member = |strategy: u32| {
-            pg_sys::get_opfamily_member((*tc).btree_opf, ty, ty, strategy as i16)
-        };
+        let member =
+            |strategy: u32| pg_sys::get_opfamily_member((*tc).btree_opf, ty, ty, strategy as i16);
         if opno == (*tc).eq_opr {
             Some("=")
         } else if opno == (*tc).lt_opr {
@@ -182,18 +182,29 @@ unsafe fn clause(cx: &mut Ctx, n: *mut pg_sys::Node, bounds: bool) -> Result<Cla
                 if pg_sys::exprType(value) != ty || (*op).inputcollid != coll {
                     return Err("a comparison of another type or collation");
                 }
-                let o = comparison((*op).opno, ty).ok_or("an operator that is not the type's own")?;
+                let o =
+                    comparison((*op).opno, ty).ok_or("an operator that is not the type's own")?;
                 let o = if flip { flipped(o) } else { o };
                 if bounds && attno == cx.time_attno {
                     let expr = cx.keep(value);
                     return match o {
-                        ">=" | ">" => Ok(Clause::Lower(Bound { expr, inclusive: o == ">=" })),
-                        "<=" | "<" => Ok(Clause::Upper(Bound { expr, inclusive: o == "<=" })),
+                        ">=" | ">" => Ok(Clause::Lower(Bound {
+                            expr,
+                            inclusive: o == ">=",
+                        })),
+                        "<=" | "<" => Ok(Clause::Upper(Bound {
+                            expr,
+                            inclusive: o == "<=",
+                        })),
                         _ => Err("a time condition that is not a range"),
                     };
                 }
                 let value = FilterValue::Scalar(cx.keep(value));
-                Ok(Clause::Filter(Filter { column: name, op: o.into(), value }))
+                Ok(Clause::Filter(Filter {
+                    column: name,
+                    op: o.into(),
+                    value,
+                }))
             }
             NodeTag::T_ScalarArrayOpExpr => {
                 let op = n as *mut pg_sys::ScalarArrayOpExpr;
@@ -213,7 +224,11 @@ unsafe fn clause(cx: &mut Ctx, n: *mut pg_sys::Node, bounds: bool) -> Result<Cla
                     _ => return Err("an array comparison other than IN and NOT IN"),
                 };
                 let value = FilterValue::List(cx.keep(args[1]));
-                Ok(Clause::Filter(Filter { column: name, op: o.into(), value }))
+                Ok(Clause::Filter(Filter {
+                    column: name,
+                    op: o.into(),
+                    value,
+                }))
             }
             NodeTag::T_NullTest => {
                 let t = n as *mut pg_sys::NullTest;
@@ -228,7 +243,11 @@ unsafe fn clause(cx: &mut Ctx, n: *mut pg_sys::Node, bounds: bool) -> Result<Cla
                 } else {
                     "is not null"
                 };
-                Ok(Clause::Filter(Filter { column: name, op: op.into(), value: FilterValue::None }))
+                Ok(Clause::Filter(Filter {
+                    column: name,
+                    op: op.into(),
+                    value: FilterValue::None,
+                }))
             }
             _ => Err("a condition other than a comparison, IN or IS NULL"),
         }
@@ -244,14 +263,22 @@ unsafe fn bucket(cx: &mut Ctx, e: *mut pg_sys::Node) -> Option<BucketKind> {
                 return None;
             }
             let f = n as *mut pg_sys::FuncExpr;
-            if pg_sys::get_func_namespace((*f).funcid) != pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE) {
+            if pg_sys::get_func_namespace((*f).funcid)
+                != pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE)
+            {
                 return None;
             }
-            Some((text(pg_sys::get_func_name((*f).funcid))?, list((*f).args), (*f).funcresulttype))
+            Some((
+                text(pg_sys::get_func_name((*f).funcid))?,
+                list((*f).args),
+                (*f).funcresulttype,
+            ))
         };
         if let Some((name, args, result)) = func(e) {
             return match (name.as_str(), args.as_slice()) {
-                ("date_trunc", [unit, ts]) if cx.is_time(*ts) && result == pg_sys::TIMESTAMPTZOID => {
+                ("date_trunc", [unit, ts])
+                    if cx.is_time(*ts) && result == pg_sys::TIMESTAMPTZOID =>
+                {
                     let u = const_text(*unit)?.to_ascii_lowercase();
                     let u = u.strip_suffix('s').unwrap_or(&u).to_string();
                     ["second", "minute", "hour", "day", "week", "month"]
@@ -261,7 +288,10 @@ unsafe fn bucket(cx: &mut Ctx, e: *mut pg_sys::Node) -> Option<BucketKind> {
                 ("date_bin", [stride, ts, origin])
                     if cx.is_time(*ts) && value_expr(*stride) && value_expr(*origin) =>
                 {
-                    Some(BucketKind::Bin { stride: cx.keep(*stride), origin: cx.keep(*origin) })
+                    Some(BucketKind::Bin {
+                        stride: cx.keep(*stride),
+                        origin: cx.keep(*origin),
+                    })
                 }
                 ("date", [ts]) if cx.is_time(*ts) && result == pg_sys::DATEOID => {
                     Some(BucketKind::Date)
@@ -300,7 +330,8 @@ unsafe fn bucket(cx: &mut Ctx, e: *mut pg_sys::Node) -> Option<BucketKind> {
 unsafe fn measure(cx: &mut Ctx, a: *mut pg_sys::Aggref, exact: bool) -> Result<Measure, Decline> {
     // SAFETY: a is an Aggref of the query.
     unsafe {
-        if pg_sys::get_func_namespace((*a).aggfnoid) != pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE)
+        if pg_sys::get_func_namespace((*a).aggfnoid)
+            != pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE)
             || (*a).agglevelsup != 0
             || (*a).aggvariadic
         {
@@ -319,18 +350,31 @@ unsafe fn measure(cx: &mut Ctx, a: *mut pg_sys::Aggref, exact: bool) -> Result<M
         let col = |e: *mut pg_sys::Node| cx.column(e).map(|c| c.1);
         let (agg, column, q) = match (name.as_str(), args.as_slice(), distinct, ordered) {
             ("count", [], false, false) if (*a).aggstar => ("count", None, None),
-            ("count", [c], false, false) => ("count", Some(col(*c).ok_or("count of an expression")?), None),
-            ("count", [c], true, false) if exact => {
-                ("count_distinct", Some(col(*c).ok_or("count of an expression")?), None)
-            }
-            ("sum" | "min" | "max" | "avg", [c], false, false) => {
-                (name.as_str(), Some(col(*c).ok_or("an aggregate of an expression")?), None)
-            }
+            ("count", [c], false, false) => (
+                "count",
+                Some(col(*c).ok_or("count of an expression")?),
+                None,
+            ),
+            ("count", [c], true, false) if exact => (
+                "count_distinct",
+                Some(col(*c).ok_or("count of an expression")?),
+                None,
+            ),
+            ("sum" | "min" | "max" | "avg", [c], false, false) => (
+                name.as_str(),
+                Some(col(*c).ok_or("an aggregate of an expression")?),
+                None,
+            ),
             ("percentile_cont", [c], false, true) if exact => {
                 let direct = list::<pg_sys::Node>((*a).aggdirectargs);
                 let [qn] = direct.as_slice() else {
                     return Err("percentile_cont of several fractions");
                 };
+                // `0.95` is a numeric constant cast to float8: fold it
+                let qn = &pg_sys::eval_const_expressions(
+                    std::ptr::null_mut(),
+                    pg_sys::copyObjectImpl(*qn as *const _) as *mut pg_sys::Node,
+                );
                 if node_tag(*qn) != NodeTag::T_Const
                     || (*(*qn as *mut pg_sys::Const)).consttype != pg_sys::FLOAT8OID
                     || (*(*qn as *mut pg_sys::Const)).constisnull
@@ -339,11 +383,13 @@ unsafe fn measure(cx: &mut Ctx, a: *mut pg_sys::Aggref, exact: bool) -> Result<M
                 }
                 let qv = f64::from_bits((*(*qn as *mut pg_sys::Const)).constvalue.value() as u64);
                 let sort = list::<pg_sys::SortGroupClause>((*a).aggorder);
-                let tc = pg_sys::lookup_type_cache(pg_sys::FLOAT8OID, pg_sys::TYPECACHE_LT_OPR as i32);
+                let tc =
+                    pg_sys::lookup_type_cache(pg_sys::FLOAT8OID, pg_sys::TYPECACHE_LT_OPR as i32);
                 if sort.len() != 1 || (*sort[0]).sortop != (*tc).lt_opr || (*sort[0]).nulls_first {
                     return Err("percentile_cont in another order");
                 }
-                let c = col(cast_arg(*c, pg_sys::FLOAT8OID)).ok_or("percentile_cont of an expression")?;
+                let c = col(cast_arg(*c, pg_sys::FLOAT8OID))
+                    .ok_or("percentile_cont of an expression")?;
                 ("percentile", Some(c), Some(qv))
             }
             _ => return Err("an aggregate the router does not compute exactly"),
@@ -357,7 +403,12 @@ unsafe fn measure(cx: &mut Ctx, a: *mut pg_sys::Aggref, exact: bool) -> Result<M
                 _ => return Err("a FILTER on the time column"),
             }
         }
-        Ok(Measure { agg: agg.into(), column, q, filters })
+        Ok(Measure {
+            agg: agg.into(),
+            column,
+            q,
+            filters,
+        })
     }
 }
 

@@ -25,7 +25,9 @@ impl Routed {
         let mut t = self.rows.tuple(i);
         // SAFETY: t is a tuple of the body's column types, which desc describes; the arrays
         // have one entry per column.
-        unsafe { pg_sys::heap_deform_tuple(&mut t, self.desc, values.as_mut_ptr(), nulls.as_mut_ptr()) };
+        unsafe {
+            pg_sys::heap_deform_tuple(&mut t, self.desc, values.as_mut_ptr(), nulls.as_mut_ptr())
+        };
         (values, nulls)
     }
 }
@@ -34,7 +36,8 @@ impl Routed {
 fn zone_offset() -> Option<i64> {
     let mut off: std::ffi::c_long = 0;
     // SAFETY: session_timezone is this backend's current zone; the call only reads it.
-    unsafe { pg_sys::pg_get_timezone_offset(pg_sys::session_timezone, &mut off) }.then_some(off as i64)
+    unsafe { pg_sys::pg_get_timezone_offset(pg_sys::session_timezone, &mut off) }
+        .then_some(off as i64)
 }
 
 /// Why this execution must not route, if it must not.
@@ -52,7 +55,11 @@ fn ruled_out() -> Option<&'static str> {
 }
 
 /// The router's answer in the native plan's `types`, or why the native plan must answer.
-pub fn route(recipe: &Recipe, values: &[Evaluated], types: &[pg_sys::Oid]) -> Result<Routed, &'static str> {
+pub fn route(
+    recipe: &Recipe,
+    values: &[Evaluated],
+    types: &[pg_sys::Oid],
+) -> Result<Routed, &'static str> {
     if let Some(why) = ruled_out() {
         return Err(why);
     }
@@ -64,20 +71,38 @@ pub fn route(recipe: &Recipe, values: &[Evaluated], types: &[pg_sys::Oid]) -> Re
             Output::Junk => true,
         })
     };
-    let (rows, summary) = answer_rows(&JsonbDoc::from_text(&doc), None, false, &|a| {
-        TypedRows::from_body(a.body).is_some_and(|t| fits(&t))
-    }, &|_| {}, |a| {
-        crate::answer::last_meta::remember(&a);
-        let rollup = a.answer.rollup.map(|r| format!(" ({r})")).unwrap_or_default();
-        (TypedRows::from_body(a.answer.body), format!("{}{rollup}, cache {}", a.answer.source, a.outcome.name()))
-    });
-    let rows = rows.filter(fits).ok_or("the router's types differ from the query's")?;
+    let (rows, summary) = answer_rows(
+        &JsonbDoc::from_text(&doc),
+        None,
+        false,
+        &|a| TypedRows::from_body(a.body).is_some_and(|t| fits(&t)),
+        &|_| {},
+        |a| {
+            crate::answer::last_meta::remember(&a);
+            let rollup = a
+                .answer
+                .rollup
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            (
+                TypedRows::from_body(a.answer.body),
+                format!("{}{rollup}, cache {}", a.answer.source, a.outcome.name()),
+            )
+        },
+    );
+    let rows = rows
+        .filter(fits)
+        .ok_or("the router's types differ from the query's")?;
     let grouped = recipe.bucket.is_some() || !recipe.dimensions.is_empty();
     if !grouped && rows.len() != 1 {
         return Err("an ungrouped aggregate without its one row");
     }
     let desc = rows.descriptor();
-    Ok(Routed { rows, desc, summary })
+    Ok(Routed {
+        rows,
+        desc,
+        summary,
+    })
 }
 
 /// What the router would do now (EXPLAIN without ANALYZE): decides, does not run.
@@ -90,6 +115,14 @@ pub fn candidate(recipe: &Recipe, values: &[Evaluated]) -> String {
         Err(why) => return format!("native: {why}"),
     };
     let p = crate::answer::pipeline::plan_parsed(crate::answer::pipeline::parse(&doc, None));
-    let rollups = if p.rollups.is_empty() { String::new() } else { format!(" ({})", p.rollups.join("+")) };
-    format!("{}{rollups}, {} segment(s)", p.plan.source, p.plan.segments.len())
+    let rollups = if p.rollups.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", p.rollups.join("+"))
+    };
+    format!(
+        "{}{rollups}, {} segment(s)",
+        p.plan.source,
+        p.plan.segments.len()
+    )
 }

@@ -54,13 +54,18 @@ unsafe fn shape(q: *mut pg_sys::Query, cursor_options: i32) -> Result<(), Declin
 }
 
 /// The one relation the query reads, with PostgreSQL 18's RTE_GROUP beside it.
-unsafe fn source(q: *mut pg_sys::Query) -> Result<(u32, pg_sys::Oid, Option<(u32, *mut pg_sys::List)>), Decline> {
+unsafe fn source(
+    q: *mut pg_sys::Query,
+) -> Result<(u32, pg_sys::Oid, Option<(u32, *mut pg_sys::List)>), Decline> {
     // SAFETY: q is the query being planned; its range table entries are read only.
     unsafe {
         let mut rel = None;
         #[allow(unused_mut)]
         let mut group = None;
-        for (i, rte) in list::<pg_sys::RangeTblEntry>((*q).rtable).into_iter().enumerate() {
+        for (i, rte) in list::<pg_sys::RangeTblEntry>((*q).rtable)
+            .into_iter()
+            .enumerate()
+        {
             let index = i as u32 + 1;
             match (*rte).rtekind {
                 pg_sys::RTEKind::RTE_RELATION if rel.is_none() => rel = Some((index, rte)),
@@ -106,7 +111,11 @@ fn tracked(relid: pg_sys::Oid) -> Option<(QualifiedName, String)> {
 ///
 /// # Safety
 /// `q` is the query being planned, before the planner has seen it.
-pub unsafe fn recognize(q: *mut pg_sys::Query, cursor_options: i32, exact: bool) -> Result<Recognized, Decline> {
+pub unsafe fn recognize(
+    q: *mut pg_sys::Query,
+    cursor_options: i32,
+    exact: bool,
+) -> Result<Recognized, Decline> {
     // SAFETY: q is the query being planned; everything below reads it (and copies what it keeps).
     unsafe {
         shape(q, cursor_options)?;
@@ -117,7 +126,13 @@ pub unsafe fn recognize(q: *mut pg_sys::Query, cursor_options: i32, exact: bool)
         if time_attno <= 0 || pg_sys::get_atttype(relid, time_attno) != pg_sys::TIMESTAMPTZOID {
             return Err("a time column that is not timestamptz");
         }
-        let mut cx = Ctx { rtindex, relid, time_attno, group_rte, exprs: Vec::new() };
+        let mut cx = Ctx {
+            rtindex,
+            relid,
+            time_attno,
+            group_rte,
+            exprs: Vec::new(),
+        };
         let mut recipe = Recipe {
             source: name.quoted(),
             time_column,
@@ -135,6 +150,10 @@ pub unsafe fn recognize(q: *mut pg_sys::Query, cursor_options: i32, exact: bool)
             }
         }
 
+        if recipe.upper.is_empty() {
+            // the document's window ends now; the query's does not end
+            return Err("no upper time bound");
+        }
         let grouped: Vec<u32> = list::<pg_sys::SortGroupClause>((*q).groupClause)
             .into_iter()
             .map(|g| (*g).tleSortGroupRef)
@@ -171,7 +190,11 @@ pub unsafe fn recognize(q: *mut pg_sys::Query, cursor_options: i32, exact: bool)
                 if attno == time_attno {
                     return Err("GROUP BY the raw time column");
                 }
-                if col == "bucket" || col.strip_prefix('m').is_some_and(|d| d.parse::<u32>().is_ok()) {
+                if col == "bucket"
+                    || col
+                        .strip_prefix('m')
+                        .is_some_and(|d| d.parse::<u32>().is_ok())
+                {
                     return Err("a column named like a router output");
                 }
                 if !recipe.dimensions.contains(&col) {
@@ -202,11 +225,18 @@ pub unsafe fn recognize(q: *mut pg_sys::Query, cursor_options: i32, exact: bool)
                 None if n == "bucket" => Output::Bucket,
                 None => Output::Column(
                     usize::from(recipe.bucket.is_some())
-                        + recipe.dimensions.iter().position(|d| d == n).expect("a dimension"),
+                        + recipe
+                            .dimensions
+                            .iter()
+                            .position(|d| d == n)
+                            .expect("a dimension"),
                 ),
             });
         }
-        for (tle, out) in list::<pg_sys::TargetEntry>((*q).targetList).iter().zip(recipe.outputs.iter_mut()) {
+        for (tle, out) in list::<pg_sys::TargetEntry>((*q).targetList)
+            .iter()
+            .zip(recipe.outputs.iter_mut())
+        {
             if (**tle).resjunk {
                 *out = Output::Junk;
             }
@@ -222,7 +252,10 @@ pub unsafe fn recognize(q: *mut pg_sys::Query, cursor_options: i32, exact: bool)
                 .find(|t| (**t).ressortgroupref == (*s).tleSortGroupRef)
                 .ok_or("ORDER BY something not selected")?;
             let ty = pg_sys::exprType((*tle).expr as *mut pg_sys::Node);
-            let tc = pg_sys::lookup_type_cache(ty, (pg_sys::TYPECACHE_LT_OPR | pg_sys::TYPECACHE_GT_OPR) as i32);
+            let tc = pg_sys::lookup_type_cache(
+                ty,
+                (pg_sys::TYPECACHE_LT_OPR | pg_sys::TYPECACHE_GT_OPR) as i32,
+            );
             let desc = if (*s).sortop == (*tc).lt_opr && !(*s).nulls_first {
                 false
             } else if (*s).sortop == (*tc).gt_opr && (*s).nulls_first {

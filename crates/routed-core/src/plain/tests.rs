@@ -7,12 +7,23 @@ fn grafana() -> Recipe {
     Recipe {
         source: "public.metrics".into(),
         time_column: "ts".into(),
-        lower: vec![Bound { expr: 0, inclusive: true }],
-        upper: vec![Bound { expr: 1, inclusive: true }],
+        lower: vec![Bound {
+            expr: 0,
+            inclusive: true,
+        }],
+        upper: vec![Bound {
+            expr: 1,
+            inclusive: true,
+        }],
         bucket: Some(BucketKind::Epoch(300)),
         dimensions: vec!["status".into()],
         measures: vec![
-            Measure { agg: "count".into(), column: None, q: None, filters: vec![] },
+            Measure {
+                agg: "count".into(),
+                column: None,
+                q: None,
+                filters: vec![],
+            },
             Measure {
                 agg: "percentile".into(),
                 column: Some("ms".into()),
@@ -24,10 +35,19 @@ fn grafana() -> Recipe {
                 }],
             },
         ],
-        filters: vec![Filter { column: "kind".into(), op: "=".into(), value: FilterValue::Scalar(2) }],
+        filters: vec![Filter {
+            column: "kind".into(),
+            op: "=".into(),
+            value: FilterValue::Scalar(2),
+        }],
         order: vec![("bucket".into(), false), ("m0".into(), true)],
         limit: Some(4),
-        outputs: vec![Output::Bucket, Output::Column(1), Output::Column(2), Output::Junk],
+        outputs: vec![
+            Output::Bucket,
+            Output::Column(1),
+            Output::Column(2),
+            Output::Junk,
+        ],
         exact: true,
     }
 }
@@ -51,7 +71,11 @@ fn the_document_parses_and_means_the_query() {
     assert_eq!(v["time"]["from"], "2025-11-24T16:00:00+00:00");
     assert_eq!(v["time"]["to"], "2025-11-25T16:00:00.000001+00:00");
     assert_eq!(v["time"]["granularity"], "300 seconds");
-    assert_eq!(v["measures"][1]["where"][0]["value"], json!(["OK", "ERR"]), "NULL in IN never matches");
+    assert_eq!(
+        v["measures"][1]["where"][0]["value"],
+        json!(["OK", "ERR"]),
+        "NULL in IN never matches"
+    );
     assert_eq!(v["where"][0]["value"], "RULE");
     assert_eq!(v["limit"], 100);
     assert_eq!(v["exact"], true);
@@ -61,10 +85,22 @@ fn the_document_parses_and_means_the_query() {
 #[test]
 fn bounds_combine_to_the_narrowest_window() {
     let mut r = grafana();
-    r.lower.push(Bound { expr: 1, inclusive: false });
-    r.upper = vec![Bound { expr: 1, inclusive: false }];
-    assert_eq!(document(&r, &values(), Some(0)), Err("an empty or unbounded window"));
-    r.lower = vec![Bound { expr: 0, inclusive: false }];
+    r.lower.push(Bound {
+        expr: 1,
+        inclusive: false,
+    });
+    r.upper = vec![Bound {
+        expr: 1,
+        inclusive: false,
+    }];
+    assert_eq!(
+        document(&r, &values(), Some(0)),
+        Err("an empty or unbounded window")
+    );
+    r.lower = vec![Bound {
+        expr: 0,
+        inclusive: false,
+    }];
     let v: Value = serde_json::from_str(&document(&r, &values(), Some(0)).unwrap()).unwrap();
     assert_eq!(v["time"]["from"], "2025-11-24T16:00:00.000001+00:00");
     assert_eq!(v["time"]["to"], "2025-11-25T16:00:00+00:00");
@@ -85,7 +121,10 @@ fn what_cannot_be_routed_is_declined() {
     assert!(document(&grafana(), &vals, Some(0)).is_err(), "infinity");
     let mut r = grafana();
     r.measures[1].filters[0].op = "not in".into();
-    assert!(document(&r, &values(), Some(0)).is_err(), "NOT IN with NULL");
+    assert!(
+        document(&r, &values(), Some(0)).is_err(),
+        "NOT IN with NULL"
+    );
 }
 
 #[test]
@@ -94,26 +133,43 @@ fn sub_day_truncation_needs_a_fixed_offset_of_whole_units() {
     r.bucket = Some(BucketKind::Trunc("hour".into()));
     assert!(document(&r, &values(), Some(0)).is_ok());
     assert!(document(&r, &values(), Some(-5 * 3600)).is_ok());
-    assert!(document(&r, &values(), Some(19_800)).is_err(), "Asia/Kolkata");
+    assert!(
+        document(&r, &values(), Some(19_800)).is_err(),
+        "Asia/Kolkata"
+    );
     assert!(document(&r, &values(), None).is_err(), "a zone with DST");
     r.bucket = Some(BucketKind::Trunc("day".into()));
     let v: Value = serde_json::from_str(&document(&r, &values(), None).unwrap()).unwrap();
-    assert_eq!(v["time"]["granularity"], "1 day", "calendar days in the session TimeZone");
+    assert_eq!(
+        v["time"]["granularity"], "1 day",
+        "calendar days in the session TimeZone"
+    );
 }
 
 #[test]
 fn date_bin_routes_only_epoch_aligned_whole_seconds() {
     let mut r = grafana();
-    r.bucket = Some(BucketKind::Bin { stride: 5, origin: 6 });
+    r.bucket = Some(BucketKind::Bin {
+        stride: 5,
+        origin: 6,
+    });
     let mut vals = values();
-    vals.push(Evaluated::Interval { months: 0, days: 0, micros: 900_000_000 });
+    vals.push(Evaluated::Interval {
+        months: 0,
+        days: 0,
+        micros: 900_000_000,
+    });
     vals.push(Evaluated::Time(946_684_800_000_000)); // 2000-01-01
     let v: Value = serde_json::from_str(&document(&r, &vals, None).unwrap()).unwrap();
     assert_eq!(v["time"]["granularity"], "900 seconds");
     vals[6] = Evaluated::Time(946_684_800_000_000 + 1);
     assert!(document(&r, &vals, None).is_err());
     vals[6] = Evaluated::Time(0);
-    vals[5] = Evaluated::Interval { months: 1, days: 0, micros: 0 };
+    vals[5] = Evaluated::Interval {
+        months: 1,
+        days: 0,
+        micros: 0,
+    };
     assert!(document(&r, &vals, None).is_err());
 }
 
@@ -124,7 +180,10 @@ fn recipes_survive_their_json() {
     for b in [
         None,
         Some(BucketKind::Trunc("week".into())),
-        Some(BucketKind::Bin { stride: 1, origin: 2 }),
+        Some(BucketKind::Bin {
+            stride: 1,
+            origin: 2,
+        }),
         Some(BucketKind::Date),
     ] {
         r.bucket = b;
