@@ -128,7 +128,12 @@ def query(rng, now):
         select.append(d)
         group.append(d)
     select += [f"{a} AS m{i}" for i, a in enumerate(aggs)]
-    sql = f"SELECT {', '.join(select)} FROM {T} WHERE {' AND '.join(where)}"
+    source = T
+    if rng.random() < 0.25:  # Metabase: the table as a nested "source" of quoted, qualified columns
+        cols = ", ".join(f'"public"."{T}"."{c}" AS "{c}"' for c in
+                         ["ts", "region", "kind", "qty", "amount", "latency", "user_id"])
+        source = f'(SELECT {cols} FROM "public"."{T}") AS "source"'
+    sql = f"SELECT {', '.join(select)} FROM {source} WHERE {' AND '.join(where)}"
     if group:
         sql += " GROUP BY " + ", ".join(group)
     ordered = False

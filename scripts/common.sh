@@ -28,7 +28,10 @@ as_pg() {
 
 # Installs what is missing: Debian packages, cargo-pgrx 0.18.1, pgrx's config. Quick when done.
 bootstrap() {
-  local pkgs="postgresql-15 postgresql-client-15 postgresql-contrib libpq-dev postgresql-server-dev-15 libclang-dev sudo python3-psycopg2"
+  local pkgs="postgresql-15 postgresql-client-15 postgresql-contrib libpq-dev postgresql-server-dev-15 libclang-dev sudo python3-psycopg2 libpostgresql-jdbc-java"
+  # the client tests: a Java runtime for pgjdbc, Node.js for node-postgres (the machine's own if it has them)
+  command -v java >/dev/null || pkgs="$pkgs default-jre-headless"
+  command -v npm >/dev/null || pkgs="$pkgs nodejs npm"
   local missing=""
   for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -63,6 +66,10 @@ bootstrap() {
         mv "$HOME/.pgrx/config.toml.new" "$HOME/.pgrx/config.toml"
       fi
     done < "$HOME/.pgrx/config.toml"
+  fi
+  if [ ! -d "$REPO/pgrx-tests/clients/node/node_modules/pg" ]; then
+    log "installing node-postgres for the client tests (npm ci)"
+    (cd "$REPO/pgrx-tests/clients/node" && npm ci --no-audit --no-fund --silent)
   fi
   [ "$PG_MAJOR" = 15 ] || fetch_postgresql "$PG_MAJOR"
 }

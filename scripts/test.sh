@@ -124,6 +124,17 @@ plain_sql_tests() {
   /usr/bin/python3 "$REPO/pgrx-tests/plain_sql.py" --port "$TEST_PORT" --queries "${PG_ROUTED_PLAIN_QUERIES:-1200}"
 }
 
+# real clients (node-postgres over the extended protocol, pgjdbc into named statements and
+# generic plans; psycopg2 is plain_sql.py's), each comparing transparent on and off
+clients_tests() {
+  psql -X -q -h 127.0.0.1 -p "$TEST_PORT" -U postgres -d postgres \
+    -c "DROP DATABASE IF EXISTS routed_clients" -c "CREATE DATABASE routed_clients" || return 1
+  psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$TEST_PORT" -U postgres -d routed_clients \
+    -f "$REPO/pgrx-tests/clients/setup.sql" >/dev/null || return 1
+  node "$REPO/pgrx-tests/clients/node/client.js" "$TEST_PORT" || return 1
+  java -cp /usr/share/java/postgresql.jar "$REPO/pgrx-tests/clients/jdbc/Client.java" "$TEST_PORT"
+}
+
 differential_tests() {
   python3 "$REPO/pgrx-tests/differential.py" --port "$TEST_PORT" --documents "${PG_ROUTED_DIFF_DOCS:-300}"
 }
@@ -144,6 +155,7 @@ suite notify notify_tests
 suite corrections corrections_tests
 suite differential differential_tests
 suite plain_sql plain_sql_tests
+suite clients clients_tests
 suite stress stress_tests
 suite revalidate revalidate_tests
 suite warm warm_tests

@@ -5,9 +5,9 @@
 //! expressions (copies) the plan node evaluates at execution, so parameters and generic plans
 //! route too.
 
-use super::nodes::{cast_arg, const_integer, const_text, list, node_tag, text, value_expr};
+use super::nodes::{list, node_tag, text, value_expr};
 use pgrx::pg_sys::{self, NodeTag};
-use routed_core::plain::{Bound, BucketKind, Filter, FilterValue, Measure, Recipe};
+use routed_core::plain::{Bound, Filter, FilterValue, Recipe};
 
 pub type Decline = &'static str;
 
@@ -22,10 +22,15 @@ pub struct Recognized {
     pub shown: Vec<*mut pg_sys::Node>,
 }
 
-struct Ctx {
+pub(super) struct Ctx {
     rtindex: u32,
     relid: pg_sys::Oid,
     time_attno: i16,
+    /// For a source read through a subquery of plain columns (Metabase's `"source"`): the
+    /// table's attribute behind each of the subquery's columns.
+    sub: Option<Vec<i16>>,
+    /// The attribute number of the last time column `is_time` matched, as the query writes it.
+    time_var: std::cell::Cell<i16>,
     /// PostgreSQL 18's RTE_GROUP: its index and grouped expressions.
     group_rte: Option<(u32, *mut pg_sys::List)>,
     exprs: Vec<*mut pg_sys::Node>,
@@ -75,14 +80,25 @@ impl Ctx {
             if (*v).varno as u32 != self.rtindex || (*v).varlevelsup != 0 || (*v).varattno <= 0 {
                 return None;
             }
-            let name = text(pg_sys::get_attname(self.relid, (*v).varattno, false))?;
-            Some(((*v).varattno, name, (*v).vartype, (*v).varcollid))
+            let attno = match &self.sub {
+                Some(map) => *map.get((*v).varattno as usize - 1)?,
+                None => (*v).varattno,
+            };
+            let name = text(pg_sys::get_attname(self.relid, attno, false))?;
+            Some((attno, name, (*v).vartype, (*v).varcollid))
         }
     }
 
     fn is_time(&self, e: *mut pg_sys::Node) -> bool {
         // SAFETY: e is a node of the query.
-        unsafe { self.column(e) }.is_some_and(|c| c.0 == self.time_attno)
+        let time = unsafe { self.column(e) }.is_some_and(|c| c.0 == self.time_attno);
+        if time {
+            // SAFETY: column() found a Var (possibly behind a grouped expression)
+            let v = unsafe { self.resolve(e) } as *mut pg_sys::Var;
+            // SAFETY: as above
+            self.time_var.set(unsafe { (*v).varattno });
+        }
+        time
     }
 }
 
@@ -131,7 +147,7 @@ fn flipped(op: &'static str) -> &'static str {
 }
 
 /// The conjuncts of an AND (nested ANDs flattened).
-unsafe fn conjuncts(n: *mut pg_sys::Node, out: &mut Vec<*mut pg_sys::Node>) {
+pub(super) unsafe fn conjuncts(n: *mut pg_sys::Node, out: &mut Vec<*mut pg_sys::Node>) {
     if n.is_null() {
         return;
     }
@@ -153,14 +169,18 @@ unsafe fn conjuncts(n: *mut pg_sys::Node, out: &mut Vec<*mut pg_sys::Node>) {
     }
 }
 
-enum Clause {
+pub(super) enum Clause {
     Lower(Bound),
     Upper(Bound),
     Filter(Filter),
 }
 
 /// One conjunct: a bound of the time column, or a filter on a column.
-unsafe fn clause(cx: &mut Ctx, n: *mut pg_sys::Node, bounds: bool) -> Result<Clause, Decline> {
+pub(super) unsafe fn clause(
+    cx: &mut Ctx,
+    n: *mut pg_sys::Node,
+    bounds: bool,
+) -> Result<Clause, Decline> {
     // SAFETY: n is a qual node of the query.
     unsafe {
         match node_tag(n) {
@@ -254,163 +274,9 @@ unsafe fn clause(cx: &mut Ctx, n: *mut pg_sys::Node, bounds: bool) -> Result<Cla
     }
 }
 
-/// The bucket an expression of the time column makes, if it is one the router builds alike.
-unsafe fn bucket(cx: &mut Ctx, e: *mut pg_sys::Node) -> Option<BucketKind> {
-    // SAFETY: e is a node of the query.
-    unsafe {
-        let func = |n: *mut pg_sys::Node| -> Option<(String, Vec<*mut pg_sys::Node>, pg_sys::Oid)> {
-            if node_tag(n) != NodeTag::T_FuncExpr {
-                return None;
-            }
-            let f = n as *mut pg_sys::FuncExpr;
-            if pg_sys::get_func_namespace((*f).funcid)
-                != pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE)
-            {
-                return None;
-            }
-            Some((
-                text(pg_sys::get_func_name((*f).funcid))?,
-                list((*f).args),
-                (*f).funcresulttype,
-            ))
-        };
-        if let Some((name, args, result)) = func(e) {
-            return match (name.as_str(), args.as_slice()) {
-                ("date_trunc", [unit, ts])
-                    if cx.is_time(*ts) && result == pg_sys::TIMESTAMPTZOID =>
-                {
-                    let u = const_text(*unit)?.to_ascii_lowercase();
-                    let u = u.strip_suffix('s').unwrap_or(&u).to_string();
-                    ["second", "minute", "hour", "day", "week", "month"]
-                        .contains(&u.as_str())
-                        .then_some(BucketKind::Trunc(u))
-                }
-                ("date_bin", [stride, ts, origin])
-                    if cx.is_time(*ts) && value_expr(*stride) && value_expr(*origin) =>
-                {
-                    Some(BucketKind::Bin {
-                        stride: cx.keep(*stride),
-                        origin: cx.keep(*origin),
-                    })
-                }
-                ("date", [ts]) if cx.is_time(*ts) && result == pg_sys::DATEOID => {
-                    Some(BucketKind::Date)
-                }
-                _ => None,
-            };
-        }
-        // floor(extract(epoch from ts) / n) * n
-        let binary = |n: *mut pg_sys::Node, name: &str| -> Option<[*mut pg_sys::Node; 2]> {
-            if node_tag(n) != NodeTag::T_OpExpr {
-                return None;
-            }
-            let op = n as *mut pg_sys::OpExpr;
-            let args = list::<pg_sys::Node>((*op).args);
-            let opname = text(pg_sys::get_opname((*op).opno))?;
-            ((*op).opresulttype == pg_sys::NUMERICOID && opname == name && args.len() == 2)
-                .then(|| [args[0], args[1]])
-        };
-        let [floored, n1] = binary(e, "*")?;
-        let (fname, fargs, _) = func(floored)?;
-        if fname != "floor" || fargs.len() != 1 {
-            return None;
-        }
-        let [epoch, n2] = binary(fargs[0], "/")?;
-        let (ename, eargs, _) = func(epoch)?;
-        let width = const_integer(n1)?;
-        if ename != "extract" || eargs.len() != 2 || const_integer(n2)? != width {
-            return None;
-        }
-        let field = const_text(eargs[0])?.to_ascii_lowercase();
-        (field == "epoch" && cx.is_time(eargs[1]) && width > 0).then_some(BucketKind::Epoch(width))
-    }
-}
-
-/// A measure the router computes exactly as the aggregate does.
-unsafe fn measure(cx: &mut Ctx, a: *mut pg_sys::Aggref, exact: bool) -> Result<Measure, Decline> {
-    // SAFETY: a is an Aggref of the query.
-    unsafe {
-        if pg_sys::get_func_namespace((*a).aggfnoid)
-            != pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE)
-            || (*a).agglevelsup != 0
-            || (*a).aggvariadic
-        {
-            return Err("an aggregate the router does not know");
-        }
-        let name = text(pg_sys::get_func_name((*a).aggfnoid)).unwrap_or_default();
-        let args: Vec<*mut pg_sys::Node> = list::<pg_sys::TargetEntry>((*a).args)
-            .into_iter()
-            .map(|t| (*t).expr as *mut pg_sys::Node)
-            .collect();
-        let distinct = !(*a).aggdistinct.is_null();
-        let ordered = (*a).aggkind == b'o' as std::ffi::c_char;
-        if !(*a).aggorder.is_null() && !ordered {
-            return Err("an aggregate with ORDER BY");
-        }
-        let col = |e: *mut pg_sys::Node| cx.column(e).map(|c| c.1);
-        let (agg, column, q) = match (name.as_str(), args.as_slice(), distinct, ordered) {
-            ("count", [], false, false) if (*a).aggstar => ("count", None, None),
-            ("count", [c], false, false) => (
-                "count",
-                Some(col(*c).ok_or("count of an expression")?),
-                None,
-            ),
-            ("count", [c], true, false) if exact => (
-                "count_distinct",
-                Some(col(*c).ok_or("count of an expression")?),
-                None,
-            ),
-            ("sum" | "min" | "max" | "avg", [c], false, false) => (
-                name.as_str(),
-                Some(col(*c).ok_or("an aggregate of an expression")?),
-                None,
-            ),
-            ("percentile_cont", [c], false, true) if exact => {
-                let direct = list::<pg_sys::Node>((*a).aggdirectargs);
-                let [qn] = direct.as_slice() else {
-                    return Err("percentile_cont of several fractions");
-                };
-                // `0.95` is a numeric constant cast to float8: fold it
-                let qn = &pg_sys::eval_const_expressions(
-                    std::ptr::null_mut(),
-                    pg_sys::copyObjectImpl(*qn as *const _) as *mut pg_sys::Node,
-                );
-                if node_tag(*qn) != NodeTag::T_Const
-                    || (*(*qn as *mut pg_sys::Const)).consttype != pg_sys::FLOAT8OID
-                    || (*(*qn as *mut pg_sys::Const)).constisnull
-                {
-                    return Err("percentile_cont of a fraction that is not a constant");
-                }
-                let qv = f64::from_bits((*(*qn as *mut pg_sys::Const)).constvalue.value() as u64);
-                let sort = list::<pg_sys::SortGroupClause>((*a).aggorder);
-                let tc =
-                    pg_sys::lookup_type_cache(pg_sys::FLOAT8OID, pg_sys::TYPECACHE_LT_OPR as i32);
-                if sort.len() != 1 || (*sort[0]).sortop != (*tc).lt_opr || (*sort[0]).nulls_first {
-                    return Err("percentile_cont in another order");
-                }
-                let c = col(cast_arg(*c, pg_sys::FLOAT8OID))
-                    .ok_or("percentile_cont of an expression")?;
-                ("percentile", Some(c), Some(qv))
-            }
-            _ => return Err("an aggregate the router does not compute exactly"),
-        };
-        let mut filters = Vec::new();
-        let mut parts = Vec::new();
-        conjuncts((*a).aggfilter as *mut pg_sys::Node, &mut parts);
-        for p in parts {
-            match clause(cx, p, false)? {
-                Clause::Filter(f) => filters.push(f),
-                _ => return Err("a FILTER on the time column"),
-            }
-        }
-        Ok(Measure {
-            agg: agg.into(),
-            column,
-            q,
-            filters,
-        })
-    }
-}
-
+mod bucket;
+mod measure;
 mod query;
+use bucket::bucket;
+use measure::measure;
 pub use query::recognize;

@@ -53,10 +53,20 @@ unsafe fn shape(q: *mut pg_sys::Query, cursor_options: i32) -> Result<(), Declin
     }
 }
 
-/// The one relation the query reads, with PostgreSQL 18's RTE_GROUP beside it.
+/// The one relation the query reads (directly, or through a subquery of its plain columns),
+/// with PostgreSQL 18's RTE_GROUP beside it.
+#[allow(clippy::type_complexity)]
 unsafe fn source(
     q: *mut pg_sys::Query,
-) -> Result<(u32, pg_sys::Oid, Option<(u32, *mut pg_sys::List)>), Decline> {
+) -> Result<
+    (
+        u32,
+        pg_sys::Oid,
+        Option<(u32, *mut pg_sys::List)>,
+        Option<Vec<i16>>,
+    ),
+    Decline,
+> {
     // SAFETY: q is the query being planned; its range table entries are read only.
     unsafe {
         let mut rel = None;
@@ -68,27 +78,67 @@ unsafe fn source(
         {
             let index = i as u32 + 1;
             match (*rte).rtekind {
-                pg_sys::RTEKind::RTE_RELATION if rel.is_none() => rel = Some((index, rte)),
+                pg_sys::RTEKind::RTE_RELATION | pg_sys::RTEKind::RTE_SUBQUERY if rel.is_none() => {
+                    rel = Some((index, rte))
+                }
                 #[cfg(feature = "pg18")]
                 pg_sys::RTEKind::RTE_GROUP => group = Some((index, (*rte).groupexprs)),
                 _ => return Err("more than one relation"),
             }
         }
         let (index, rte) = rel.ok_or("no relation")?;
-        let kind = (*rte).relkind as u8;
-        if !(*rte).inh || !(*rte).tablesample.is_null() || !(kind == b'r' || kind == b'p') {
+        let only_ref = |jointree: *mut pg_sys::FromExpr, index: u32| {
+            let from = list::<pg_sys::Node>((*jointree).fromlist);
+            matches!(from.as_slice(), [only] if node_tag(*only) == NodeTag::T_RangeTblRef
+                && (*(*only as *mut pg_sys::RangeTblRef)).rtindex as u32 == index)
+        };
+        if !only_ref((*q).jointree, index) {
+            return Err("a join");
+        }
+        let (table, sub) = if (*rte).rtekind == pg_sys::RTEKind::RTE_SUBQUERY {
+            let sq = (*rte).subquery;
+            let tables = list::<pg_sys::RangeTblEntry>((*sq).rtable);
+            let plain = (*sq).commandType == pg_sys::CmdType::CMD_SELECT
+                && !(*sq).hasAggs
+                && !(*sq).hasWindowFuncs
+                && !(*sq).hasTargetSRFs
+                && !(*sq).hasSubLinks
+                && !(*sq).hasRowSecurity
+                && (*sq).cteList.is_null()
+                && (*sq).groupClause.is_null()
+                && (*sq).distinctClause.is_null()
+                && (*sq).sortClause.is_null()
+                && (*sq).limitCount.is_null()
+                && (*sq).limitOffset.is_null()
+                && (*sq).setOperations.is_null()
+                && (*sq).rowMarks.is_null()
+                && (*(*sq).jointree).quals.is_null()
+                && tables.len() == 1
+                && (*tables[0]).rtekind == pg_sys::RTEKind::RTE_RELATION
+                && only_ref((*sq).jointree, 1);
+            if !plain {
+                return Err("a subquery that is not a projection of one table");
+            }
+            let mut map = Vec::new();
+            for t in list::<pg_sys::TargetEntry>((*sq).targetList) {
+                let e = (*t).expr as *mut pg_sys::Node;
+                if node_tag(e) != NodeTag::T_Var
+                    || (*(e as *mut pg_sys::Var)).varno != 1
+                    || (*(e as *mut pg_sys::Var)).varattno <= 0
+                {
+                    return Err("a subquery with computed columns");
+                }
+                map.push((*(e as *mut pg_sys::Var)).varattno);
+            }
+            (tables[0], Some(map))
+        } else {
+            (rte, None)
+        };
+        let kind = (*table).relkind as u8;
+        if !(*table).inh || !(*table).tablesample.is_null() || !(kind == b'r' || kind == b'p') {
             return Err("ONLY, TABLESAMPLE, or not a table");
         }
-        let from = list::<pg_sys::Node>((*(*q).jointree).fromlist);
-        let [only] = from.as_slice() else {
-            return Err("a join");
-        };
-        if node_tag(*only) != NodeTag::T_RangeTblRef
-            || (*(*only as *mut pg_sys::RangeTblRef)).rtindex as u32 != index
-        {
-            return Err("a join");
-        }
-        Ok((index, (*rte).relid, group))
+        Ok((index, (*table).relid, group, sub))
     }
 }
 
@@ -119,7 +169,7 @@ pub unsafe fn recognize(
     // SAFETY: q is the query being planned; everything below reads it (and copies what it keeps).
     unsafe {
         shape(q, cursor_options)?;
-        let (rtindex, relid, group_rte) = source(q)?;
+        let (rtindex, relid, group_rte, sub) = source(q)?;
         let (name, time_column) = tracked(relid).ok_or("the source is not tracked")?;
         let time_name = std::ffi::CString::new(time_column.clone()).map_err(|_| "a bad name")?;
         let time_attno = pg_sys::get_attnum(relid, time_name.as_ptr());
@@ -130,6 +180,8 @@ pub unsafe fn recognize(
             rtindex,
             relid,
             time_attno,
+            sub,
+            time_var: std::cell::Cell::new(0),
             group_rte,
             exprs: Vec::new(),
         };
@@ -187,7 +239,7 @@ pub unsafe fn recognize(
                 return Err("an output that is neither grouped nor an aggregate");
             }
             if let Some((attno, col, ..)) = cx.column(e) {
-                if attno == time_attno {
+                if attno == cx.time_attno {
                     return Err("GROUP BY the raw time column");
                 }
                 if col == "bucket"
@@ -278,7 +330,7 @@ pub unsafe fn recognize(
             recipe,
             exprs: cx.exprs,
             bucket_expr,
-            time_attno,
+            time_attno: cx.time_var.get(),
             shown,
         })
     }
