@@ -30,6 +30,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 \
   || psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE $DB"
 P -c "CREATE EXTENSION IF NOT EXISTS pg_routed" -c "ALTER EXTENSION pg_routed UPDATE"
+# a database made by a development build of this version may lack its newest functions
+if [ -z "$(P -c "SELECT to_regprocedure('routed.last_meta()')")" ]; then
+  log "recreating the extension (made by an earlier build of this version)"
+  P -c "DROP EXTENSION pg_routed CASCADE" -c "CREATE EXTENSION pg_routed" 2>/dev/null
+fi
 if [ "$(P -c "SELECT nrows FROM bench_meta" 2>/dev/null)" != "$ROWS" ]; then
   P -c "SELECT routed.drop_rollup(name) FROM routed.rollup_catalog" > /dev/null
   P -c "SELECT routed.untrack(source) FROM routed.tracked" > /dev/null
