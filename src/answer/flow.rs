@@ -53,9 +53,30 @@ struct Known {
     stats_key: u64,
     /// Its cache key under the current settings.
     key: cache::KeyMemo,
-    /// The same for its typed rows: the canonical text with `ROWS_PREFIX`.
-    rows_canonical: String,
-    rows_key: cache::KeyMemo,
+    /// The same for its typed rows, per key prefix (`ROWS_PREFIX`, or plain SQL's shapes):
+    /// (prefix, the canonical text with it, its key).
+    rows: RefCell<Vec<(String, String, cache::KeyMemo)>>,
+}
+
+impl Known {
+    /// The cache key of the document's rows under `prefix`.
+    fn rows_key(&self, prefix: &str) -> Rc<routed_core::cache::Key> {
+        let found = self.rows.borrow().iter().position(|r| r.0 == prefix);
+        let i = found.unwrap_or_else(|| {
+            let mut rows = self.rows.borrow_mut();
+            if rows.len() >= 8 {
+                rows.clear();
+            }
+            rows.push((
+                prefix.to_string(),
+                format!("{prefix}{}", self.canonical),
+                Default::default(),
+            ));
+            rows.len() - 1
+        });
+        let rows = self.rows.borrow();
+        cache::remembered_key(&rows[i].1, &rows[i].2)
+    }
 }
 
 const KNOWN_MAX: usize = 256;
@@ -65,41 +86,74 @@ thread_local! {
         const { RefCell::new(HashMap::with_hasher(FastHash)) };
 }
 
+/// A document as jsonb (its bytes) or as text.
+pub enum DocRef<'a> {
+    Jsonb(&'a JsonbDoc),
+    Text(&'a str),
+}
+
 /// Parses the document, or takes what parsing it gave last time (dashboards repeat documents;
-/// parsing depends on the text alone).
-fn parse_doc(doc: &JsonbDoc) -> Rc<Known> {
-    if let Some(k) = KNOWN.with_borrow(|m| m.get(&doc.0).cloned()) {
+/// parsing depends on the text alone). Text is remembered under a 0xFF byte, which never
+/// starts a detoasted jsonb (its 4-byte header's low bits are 0).
+fn parse_doc(doc: DocRef) -> Rc<Known> {
+    let text_key;
+    let bytes: &[u8] = match doc {
+        DocRef::Jsonb(j) => &j.0,
+        DocRef::Text(t) => {
+            text_key = [&[0xFFu8][..], t.as_bytes()].concat();
+            &text_key
+        }
+    };
+    if let Some(k) = KNOWN.with_borrow(|m| m.get(bytes).cloned()) {
         return k;
     }
-    let parsed = parse(&doc.text(), None);
+    let text = match doc {
+        DocRef::Jsonb(j) => j.text(),
+        DocRef::Text(t) => t.to_string(),
+    };
+    let parsed = parse(&text, None);
     let known = Rc::new(Known {
         query: parsed.query,
-        canonical: parsed.canonical.clone(),
+        canonical: parsed.canonical,
         stats_key: query_stats::fingerprint_key(&parsed.fingerprint),
         fingerprint: parsed.fingerprint,
         key: Default::default(),
-        rows_canonical: format!("{ROWS_PREFIX}{}", parsed.canonical),
-        rows_key: Default::default(),
+        rows: Default::default(),
     });
     KNOWN.with_borrow_mut(|m| {
         if m.len() >= KNOWN_MAX {
             m.clear();
         }
-        m.insert(doc.0.clone(), known.clone());
+        m.insert(bytes.to_vec(), known.clone());
     });
     known
 }
 
+/// How typed rows are asked for.
+pub struct RowsForm<'a> {
+    /// What the entry key's document starts with: `ROWS_PREFIX` for the router's own rows;
+    /// plain SQL adds its output shape (its entries hold the query's own columns).
+    pub prefix: &'a str,
+    /// Whether a cached body may be served to this caller.
+    pub accept: &'a dyn Fn(&StoredAnswerRef) -> bool,
+    /// Sees the plan before anything runs (and may raise).
+    pub check: &'a dyn Fn(&Prepared),
+    /// Turns the router's rows into the body to keep (None: it cannot; nothing is stored and
+    /// the answer's body is empty).
+    pub reshape: Option<&'a dyn Fn(&[u8]) -> Option<Vec<u8>>>,
+}
+
 /// Which form an answer takes: jsonb for `routed_query`, typed rows for `routed_rows` and plain
-/// SQL. Each form has its own cache entries (the key's document gets `ROWS_PREFIX`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Form {
+/// SQL. Each form has its own cache entries.
+pub enum Form<'a> {
     Json,
-    Rows,
+    Rows(RowsForm<'a>),
 }
 
 /// What a rows entry's key starts with, so revalidation knows its form.
 pub const ROWS_PREFIX: &str = "rows:";
+/// What the key of plain SQL's entries starts with (then its shape).
+pub const PLAIN_PREFIX: &str = "plain:";
 
 /// An answer with the facts its `meta` reports, its body read in place.
 pub struct Answered<'a> {
@@ -114,35 +168,25 @@ pub struct Answered<'a> {
 /// Answers a document as jsonb. `recompute` (the worker revalidating an entry) skips the cached
 /// answer and stores a fresh one.
 pub fn answer(doc: &JsonbDoc, staleness_micros: Option<i64>, recompute: bool) -> pg_sys::Datum {
-    let known = parse_doc(doc);
-    answer_as(
-        &known,
-        staleness_micros,
-        recompute,
-        Form::Json,
-        &|_| true,
-        &|_| {},
-        |a| {
-            render(
-                a.answer,
-                a.as_of_us,
-                a.staleness_us,
-                a.budget_us,
-                a.outcome,
-                a.elapsed_ms,
-            )
-        },
-    )
+    let known = parse_doc(DocRef::Jsonb(doc));
+    answer_as(&known, staleness_micros, recompute, &Form::Json, |a| {
+        render(
+            a.answer,
+            a.as_of_us,
+            a.staleness_us,
+            a.budget_us,
+            a.outcome,
+            a.elapsed_ms,
+        )
+    })
 }
 
-/// Answers a document as typed rows (a `cache::rows` body). A cached body is served only when
-/// `accept` takes it; `check` sees the plan before anything runs (and may raise).
+/// Answers a document as typed rows (a `cache::rows` body), in `form`.
 pub fn answer_rows<R>(
-    doc: &JsonbDoc,
+    doc: DocRef,
     staleness_micros: Option<i64>,
     recompute: bool,
-    accept: &dyn Fn(&StoredAnswerRef) -> bool,
-    check: &dyn Fn(&Prepared),
+    form: RowsForm,
     finish: impl FnOnce(Answered) -> R,
 ) -> R {
     let known = parse_doc(doc);
@@ -150,30 +194,32 @@ pub fn answer_rows<R>(
         &known,
         staleness_micros,
         recompute,
-        Form::Rows,
-        accept,
-        check,
+        &Form::Rows(form),
         finish,
     )
 }
 
 /// The body of an answer in `form`, computed from its plan (again from a fresh plan when a
 /// partition was attached while it waited for a lock).
-fn compute(
-    form: Form,
-    planned: &dyn Fn() -> Prepared,
-    check: &dyn Fn(&Prepared),
-) -> (Prepared, Vec<u8>) {
+fn compute(form: &Form, planned: &dyn Fn() -> Prepared) -> (Prepared, Vec<u8>) {
     let body = |p: &Prepared| match form {
         Form::Json => jsonb_bytes(&format!(
             "{{\"columns\":{},\"rows\":{}}}",
             columns_json(p),
             exec::rows_json(&p.generated)
         )),
-        Form::Rows => super::typed::rows_body(&p.generated),
+        Form::Rows(r) => {
+            let rows = super::typed::rows_body(&p.generated);
+            match r.reshape {
+                Some(reshape) => reshape(&rows).unwrap_or_default(),
+                None => rows,
+            }
+        }
     };
     let p = planned();
-    check(&p);
+    if let Form::Rows(r) = form {
+        (r.check)(&p);
+    }
     let b = body(&p);
     if p.facts_outdated() {
         let p = planned();
@@ -198,22 +244,12 @@ fn answer_as<R>(
     known: &Known,
     staleness_micros: Option<i64>,
     recompute: bool,
-    form: Form,
-    accept: &dyn Fn(&StoredAnswerRef) -> bool,
-    check: &dyn Fn(&Prepared),
+    form: &Form,
     finish: impl FnOnce(Answered) -> R,
 ) -> R {
     ANSWERING.set(ANSWERING.get() + 1);
     let r = pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
-        answer_in(
-            known,
-            staleness_micros,
-            recompute,
-            form,
-            accept,
-            check,
-            finish,
-        )
+        answer_in(known, staleness_micros, recompute, form, finish)
     }))
     .finally(|| ANSWERING.set(ANSWERING.get() - 1))
     .execute();
@@ -225,9 +261,7 @@ fn answer_in<R>(
     known: &Known,
     staleness_micros: Option<i64>,
     recompute: bool,
-    form: Form,
-    accept: &dyn Fn(&StoredAnswerRef) -> bool,
-    check: &dyn Fn(&Prepared),
+    form: &Form,
     finish: impl FnOnce(Answered) -> R,
 ) -> R {
     let started = Instant::now();
@@ -253,7 +287,11 @@ fn answer_in<R>(
             let may_wait = !(relative && budget == 0);
             let key = match form {
                 Form::Json => cache::remembered_key(&known.canonical, &known.key),
-                Form::Rows => cache::remembered_key(&known.rows_canonical, &known.rows_key),
+                Form::Rows(r) => known.rows_key(r.prefix),
+            };
+            let accept = |a: &StoredAnswerRef| match form {
+                Form::Json => true,
+                Form::Rows(r) => (r.accept)(a),
             };
             match cache::lookup(&key, budget, recompute, may_wait, &mut buf) {
                 Found::Served(s, o) if accept(&s.answer) => {
@@ -281,7 +319,7 @@ fn answer_in<R>(
             staleness_micros,
         ))
     };
-    let (mut p, body) = compute(form, &planned, check);
+    let (mut p, body) = compute(form, &planned);
     let as_of = as_of_unix_micros();
     let stored = StoredAnswer {
         body,
@@ -290,7 +328,8 @@ fn answer_in<R>(
         approximate: p.plan.approximate,
         fingerprint: p.fingerprint.clone(),
     };
-    if let Some(fill) = fill {
+    // a body plain SQL could not shape is not kept
+    if let Some(fill) = fill.filter(|_| !stored.body.is_empty()) {
         match super::entry::entry_meta(&mut p, as_of, started) {
             Ok(meta) => {
                 fill.store(&stored, meta);

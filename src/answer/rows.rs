@@ -79,13 +79,30 @@ pub unsafe fn materialize(
     };
     // a cached body of other types is this column list's mistake: plan it, and check says so
     let accept = |a: &StoredAnswerRef| {
-        TypedRows::from_body(a.body).is_some_and(|t| types_match(&expected, &t.types))
+        routed_core::cache::rows::types(a.body).is_some_and(|t| {
+            let t: Vec<pg_sys::Oid> = t.into_iter().map(pg_sys::Oid::from).collect();
+            types_match(&expected, &t)
+        })
     };
-    let rows =
-        crate::answer::flow::answer_rows(document, staleness_micros, false, &accept, &check, |a| {
-            crate::answer::last_meta::remember(&a);
-            TypedRows::from_body(a.answer.body)
-        });
+    let rows = {
+        use crate::answer::flow::{answer_rows, DocRef, RowsForm, ROWS_PREFIX};
+        let form = RowsForm {
+            prefix: ROWS_PREFIX,
+            accept: &accept,
+            check: &check,
+            reshape: None,
+        };
+        answer_rows(
+            DocRef::Jsonb(document),
+            staleness_micros,
+            false,
+            form,
+            |a| {
+                crate::answer::last_meta::remember(&a);
+                TypedRows::from_body(a.answer.body)
+            },
+        )
+    };
     let Some(rows) = rows.filter(|r| types_match(&expected, &r.types)) else {
         raise_with(
             PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,

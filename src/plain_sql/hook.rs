@@ -144,6 +144,30 @@ unsafe fn wrap(stmt: *mut pg_sys::PlannedStmt, r: Recognized) -> *mut pg_sys::Pl
             private,
             pg_sys::makeInteger(i32::from(r.time_attno)) as *mut pg_sys::Node,
         );
+        // the shape of the query's rows: its recipe, bucket expression and output types
+        let bucket_text = r.bucket_expr.map_or(String::new(), |b| {
+            std::ffi::CStr::from_ptr(pg_sys::nodeToString(b as *const _))
+                .to_string_lossy()
+                .into_owned()
+        });
+        let types: Vec<String> = targets
+            .iter()
+            .map(|t| {
+                pg_sys::exprType((**t).expr as *mut pg_sys::Node)
+                    .to_u32()
+                    .to_string()
+            })
+            .collect();
+        let shape = routed_core::normalize::fingerprint_of(&format!(
+            "{}\0{bucket_text}\0{}",
+            r.recipe.to_json(),
+            types.join(",")
+        ));
+        let shape = std::ffi::CString::new(shape).expect("hex has no NUL");
+        private = append(
+            private,
+            pg_sys::makeString(pg_sys::pstrdup(shape.as_ptr())) as *mut pg_sys::Node,
+        );
         (*c).custom_private = private;
         (*c).methods = &raw const SCAN_METHODS;
         (*stmt).planTree = c as *mut pg_sys::Plan;

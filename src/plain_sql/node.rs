@@ -7,6 +7,7 @@
 use super::eval::evaluate;
 use super::nodes::list;
 use super::route::{route, Routed};
+use crate::answer::typed::TypedRows;
 use pgrx::pg_sys;
 use pgrx::PgMemoryContexts;
 use routed_core::plain::{Output, Recipe};
@@ -46,12 +47,111 @@ struct Run {
     states: Vec<(*mut pg_sys::ExprState, pg_sys::Oid)>,
     /// The bucket expression and the one-column-wide scan slot it reads the time from.
     bucket: Option<(*mut pg_sys::ExprState, *mut pg_sys::TupleTableSlot, usize)>,
-    /// The native plan's output types, in order.
+    /// The native plan's output types, in order, and its tuple descriptor.
     types: Vec<pg_sys::Oid>,
+    desc: pg_sys::TupleDesc,
+    /// A digest of the recipe and the bucket expression: the cache keeps this shape's rows.
+    shape: String,
+    /// The slot routed rows are returned in, and the row in it.
+    slot: *mut pg_sys::TupleTableSlot,
+    current: pg_sys::HeapTupleData,
     child: *mut pg_sys::PlanState,
     mode: Mode,
     /// What EXPLAIN ANALYZE reports.
     used: String,
+}
+
+impl Run {
+    /// The router's rows as the query's own tuples (the body the cache keeps), or None when
+    /// their types are not the native plan's.
+    ///
+    /// # Safety
+    /// `econtext` is the node's expression context.
+    unsafe fn shape_rows(
+        &self,
+        econtext: *mut pg_sys::ExprContext,
+        rows: &TypedRows,
+    ) -> Option<Vec<u8>> {
+        let fits = self
+            .recipe
+            .outputs
+            .iter()
+            .zip(&self.types)
+            .all(|(o, ty)| match o {
+                Output::Column(c) => rows.types.get(*c) == Some(ty),
+                Output::Bucket => rows.types.first() == Some(&pg_sys::TIMESTAMPTZOID),
+                Output::Junk => true,
+            });
+        let grouped = self.recipe.bucket.is_some() || !self.recipe.dimensions.is_empty();
+        if !fits || (!grouped && rows.len() != 1) {
+            return None;
+        }
+        let router_desc = rows.descriptor();
+        let n = rows.types.len();
+        let mut tuples: Vec<Vec<u8>> = Vec::with_capacity(rows.len());
+        let mut out_values = vec![pg_sys::Datum::from(0); self.types.len()];
+        let mut out_nulls = vec![true; self.types.len()];
+        // SAFETY: each router tuple is deformed with its own types; the bucket expression reads
+        // its one column from our virtual slot; heap_form_tuple copies every value into a tuple
+        // in the per-tuple memory, whose bytes are copied out before it is reset.
+        unsafe {
+            for i in 0..rows.len() {
+                pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory);
+                let mut values = vec![pg_sys::Datum::from(0); n];
+                let mut nulls = vec![true; n];
+                let mut t = rows.tuple(i);
+                pg_sys::heap_deform_tuple(
+                    &mut t,
+                    router_desc,
+                    values.as_mut_ptr(),
+                    nulls.as_mut_ptr(),
+                );
+                for (j, out) in self.recipe.outputs.iter().enumerate() {
+                    (out_values[j], out_nulls[j]) = match out {
+                        Output::Column(c) => (values[*c], nulls[*c]),
+                        Output::Junk => (pg_sys::Datum::from(0), true),
+                        Output::Bucket => match self.bucket {
+                            Some((state, bslot, attno)) if !nulls[0] => {
+                                pg_sys::ExecClearTuple(bslot);
+                                for k in 0..attno {
+                                    *(*bslot).tts_isnull.add(k) = true;
+                                }
+                                *(*bslot).tts_values.add(attno - 1) = values[0];
+                                *(*bslot).tts_isnull.add(attno - 1) = false;
+                                pg_sys::ExecStoreVirtualTuple(bslot);
+                                (*econtext).ecxt_scantuple = bslot;
+                                let mut null = false;
+                                let d =
+                                    pg_sys::ExecEvalExprSwitchContext(state, econtext, &mut null);
+                                (d, null)
+                            }
+                            _ => (pg_sys::Datum::from(0), true),
+                        },
+                    };
+                }
+                let old = pg_sys::MemoryContextSwitchTo((*econtext).ecxt_per_tuple_memory);
+                let tuple = pg_sys::heap_form_tuple(
+                    self.desc,
+                    out_values.as_mut_ptr(),
+                    out_nulls.as_mut_ptr(),
+                );
+                pg_sys::MemoryContextSwitchTo(old);
+                tuples.push(
+                    std::slice::from_raw_parts(
+                        (*tuple).t_data as *const u8,
+                        (*tuple).t_len as usize,
+                    )
+                    .to_vec(),
+                );
+            }
+            pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory);
+        }
+        let types: Vec<u32> = self.types.iter().map(|t| t.to_u32()).collect();
+        Some(routed_core::cache::rows::encode(
+            &types,
+            tuples.iter().map(Vec::as_slice),
+        ))
+    }
 }
 
 #[repr(C)]
@@ -130,11 +230,20 @@ unsafe extern "C-unwind" fn begin(
             .into_iter()
             .map(|t| pg_sys::exprType((*t).expr as *mut pg_sys::Node))
             .collect();
+        let shape = std::ffi::CStr::from_ptr((*(private[4] as *mut pg_sys::String)).sval)
+            .to_string_lossy()
+            .into_owned();
+        let desc = (*(*node).ss.ps.ps_ResultTupleSlot).tts_tupleDescriptor;
+        let slot = pg_sys::ExecInitExtraTupleSlot(estate, desc, &pg_sys::TTSOpsHeapTuple);
         let run = Run {
             recipe,
             states,
             bucket,
             types,
+            desc,
+            shape,
+            slot,
+            current: pg_sys::HeapTupleData::default(),
             child,
             mode: Mode::Start,
             used: String::new(),
@@ -147,7 +256,9 @@ unsafe extern "C-unwind" fn begin(
 unsafe fn start(node: *mut pg_sys::CustomScanState, run: &mut Run) {
     // SAFETY: node is our running State; its expression context carries the parameters.
     let values = unsafe { evaluate(&run.states, (*node).ss.ps.ps_ExprContext) };
-    match route(&run.recipe, &values, &run.types) {
+    // SAFETY: as above: the node's context, for shaping computed rows
+    let shaper = |rows: &TypedRows| unsafe { run.shape_rows((*node).ss.ps.ps_ExprContext, rows) };
+    match route(&run.recipe, &values, &run.types, &run.shape, &shaper) {
         Ok(rows) => {
             run.used = rows.summary.clone();
             run.mode = Mode::Routed { rows, next: 0 };
@@ -172,40 +283,13 @@ unsafe extern "C-unwind" fn exec(
         let Mode::Routed { rows, next } = &mut run.mode else {
             return pg_sys::ExecProcNode(run.child);
         };
-        let slot = (*node).ss.ps.ps_ResultTupleSlot;
-        pg_sys::ExecClearTuple(slot);
         if *next >= rows.rows.len() {
-            return slot;
+            return pg_sys::ExecClearTuple(run.slot);
         }
-        let econtext = (*node).ss.ps.ps_ExprContext;
-        pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory);
-        let (values, nulls) = rows.deform(*next);
+        // a finished tuple of the query's columns, pointing into the answer's body
+        run.current = rows.rows.tuple(*next);
         *next += 1;
-        for (j, out) in run.recipe.outputs.iter().enumerate() {
-            let (v, n) = match out {
-                Output::Column(c) => (values[*c], nulls[*c]),
-                Output::Junk => (pg_sys::Datum::from(0), true),
-                Output::Bucket => match run.bucket {
-                    Some((state, bslot, attno)) if !nulls[0] => {
-                        pg_sys::ExecClearTuple(bslot);
-                        for k in 0..attno {
-                            *(*bslot).tts_isnull.add(k) = true;
-                        }
-                        *(*bslot).tts_values.add(attno - 1) = values[0];
-                        *(*bslot).tts_isnull.add(attno - 1) = false;
-                        pg_sys::ExecStoreVirtualTuple(bslot);
-                        (*econtext).ecxt_scantuple = bslot;
-                        let mut null = false;
-                        let d = pg_sys::ExecEvalExprSwitchContext(state, econtext, &mut null);
-                        (d, null)
-                    }
-                    _ => (pg_sys::Datum::from(0), true),
-                },
-            };
-            *(*slot).tts_values.add(j) = v;
-            *(*slot).tts_isnull.add(j) = n;
-        }
-        pg_sys::ExecStoreVirtualTuple(slot)
+        pg_sys::ExecStoreHeapTuple(&mut run.current, run.slot, false)
     }
 }
 

@@ -1,35 +1,21 @@
-//! The node's question to the router: the recipe's document with its values, answered as typed
-//! rows through `answer`'s flow (cache, rollups, base), accepted only in the native plan's
-//! exact output types.
+//! The node's question to the router: the recipe's document with its values, answered through
+//! `answer`'s flow (cache, rollups, base). The router's typed rows are shaped into the query's
+//! own columns once, when computed (the node's `Shaper`), and kept so in the cache under the
+//! query's shape: a hit hands back finished tuples.
 
-use crate::answer::flow::answer_rows;
+use crate::answer::flow::{answer_rows, DocRef, RowsForm, PLAIN_PREFIX};
 use crate::answer::typed::TypedRows;
-use crate::pg::jsonb::JsonbDoc;
 use pgrx::pg_sys;
-use routed_core::plain::{document, Evaluated, Output, Recipe};
+use routed_core::plain::{document, Evaluated, Recipe};
 
-/// Rows the router answered, deformed one at a time.
+/// Turns the router's rows into the query's own (None when their types are not the ones the
+/// native plan returns).
+pub type Shaper<'a> = &'a dyn Fn(&TypedRows) -> Option<Vec<u8>>;
+
+/// Rows of the query's own columns, with what EXPLAIN ANALYZE shows.
 pub struct Routed {
     pub rows: TypedRows,
-    desc: pg_sys::TupleDesc,
-    /// What EXPLAIN ANALYZE shows: source, rollups, cache.
     pub summary: String,
-}
-
-impl Routed {
-    /// Row `i`'s values and NULL flags (by-reference values point into `self.rows`).
-    pub fn deform(&self, i: usize) -> (Vec<pg_sys::Datum>, Vec<bool>) {
-        let n = self.rows.types.len();
-        let mut values = vec![pg_sys::Datum::from(0); n];
-        let mut nulls = vec![true; n];
-        let mut t = self.rows.tuple(i);
-        // SAFETY: t is a tuple of the body's column types, which desc describes; the arrays
-        // have one entry per column.
-        unsafe {
-            pg_sys::heap_deform_tuple(&mut t, self.desc, values.as_mut_ptr(), nulls.as_mut_ptr())
-        };
-        (values, nulls)
-    }
 }
 
 /// The session TimeZone's UTC offset in seconds when it never changes (UTC, fixed offsets).
@@ -54,55 +40,49 @@ fn ruled_out() -> Option<&'static str> {
     None
 }
 
-/// The router's answer in the native plan's `types`, or why the native plan must answer.
+/// The answer in the native plan's `types` (the query's shape is `shape`, a digest of its
+/// recipe and bucket expression), or why the native plan must answer.
 pub fn route(
     recipe: &Recipe,
     values: &[Evaluated],
     types: &[pg_sys::Oid],
+    shape: &str,
+    shaper: Shaper,
 ) -> Result<Routed, &'static str> {
     if let Some(why) = ruled_out() {
         return Err(why);
     }
     let doc = document(recipe, values, zone_offset())?;
-    let fits = |t: &TypedRows| {
-        recipe.outputs.iter().zip(types).all(|(o, ty)| match o {
-            Output::Column(c) => t.types.get(*c) == Some(ty),
-            Output::Bucket => t.types.first() == Some(&pg_sys::TIMESTAMPTZOID),
-            Output::Junk => true,
+    let prefix = format!("{PLAIN_PREFIX}{shape}:");
+    let ours = |body: &[u8]| {
+        routed_core::cache::rows::types(body).is_some_and(|t| {
+            t.len() == types.len() && t.iter().zip(types).all(|(a, b)| *a == b.to_u32())
         })
     };
-    let (rows, summary) = answer_rows(
-        &JsonbDoc::from_text(&doc),
-        None,
-        false,
-        &|a| TypedRows::from_body(a.body).is_some_and(|t| fits(&t)),
-        &|_| {},
-        |a| {
-            crate::answer::last_meta::remember(&a);
-            let rollup = a
-                .answer
-                .rollup
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default();
-            (
-                TypedRows::from_body(a.answer.body),
-                format!("{}{rollup}, cache {}", a.answer.source, a.outcome.name()),
-            )
-        },
-    );
-    let rows = rows
-        .filter(fits)
-        .ok_or("the router's types differ from the query's")?;
-    let grouped = recipe.bucket.is_some() || !recipe.dimensions.is_empty();
-    if !grouped && rows.len() != 1 {
-        return Err("an ungrouped aggregate without its one row");
-    }
-    let desc = rows.descriptor();
-    Ok(Routed {
-        rows,
-        desc,
-        summary,
-    })
+    let reshape = |body: &[u8]| TypedRows::from_body(body).and_then(|t| shaper(&t));
+    let form = RowsForm {
+        prefix: &prefix,
+        accept: &|a| ours(a.body),
+        check: &|_| {},
+        reshape: Some(&reshape),
+    };
+    let (rows, summary) = answer_rows(DocRef::Text(&doc), None, false, form, |a| {
+        crate::answer::last_meta::remember(&a);
+        let rollup = a
+            .answer
+            .rollup
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        let rows = ours(a.answer.body)
+            .then(|| TypedRows::from_body(a.answer.body))
+            .flatten();
+        (
+            rows,
+            format!("{}{rollup}, cache {}", a.answer.source, a.outcome.name()),
+        )
+    });
+    let rows = rows.ok_or("the router's rows are not the query's types")?;
+    Ok(Routed { rows, summary })
 }
 
 /// What the router would do now (EXPLAIN without ANALYZE): decides, does not run.

@@ -45,6 +45,15 @@ fn up8(n: usize) -> usize {
     n.div_ceil(8) * 8
 }
 
+/// The column types of a body `encode` wrote, read from its header alone.
+pub fn types(body: &[u8]) -> Option<Vec<u32>> {
+    if u32_at(body, 0)? != MAGIC {
+        return None;
+    }
+    let ncols = u32_at(body, 4)? as usize;
+    (0..ncols).map(|i| u32_at(body, 8 + 4 * i)).collect()
+}
+
 /// Reads a body `encode` wrote; None for anything else (another format version, a torn body).
 pub fn decode(body: &[u8]) -> Option<RowsLayout> {
     if u32_at(body, 0)? != MAGIC {
@@ -76,6 +85,7 @@ mod tests {
         let body = encode(&[1184, 20, 1700], rows.iter().map(Vec::as_slice));
         let layout = decode(&body).expect("decodes");
         assert_eq!(layout.types, vec![1184, 20, 1700]);
+        assert_eq!(types(&body), Some(vec![1184, 20, 1700]));
         assert_eq!(layout.rows.len(), rows.len());
         for ((at, len), row) in layout.rows.iter().zip(&rows) {
             assert_eq!(at % 8, 0);
