@@ -118,10 +118,17 @@ done
 HITCHECK=$(PGOPTIONS="$ON $BUDGET" P -f "$WORK/panel.sql" -c "SELECT routed.last_meta()->>'cache'" | tail -1)
 
 log "the hook on queries it refuses, and a routed miss over few rows"
-JOIN_ON=$(rounds latency "$WORK/join.sql" "$ON" -M simple); JOIN_OFF=$(rounds latency "$WORK/join.sql" "$OFFT" -M simple)
-POINT_ON=$(rounds latency "$WORK/point.sql" "$ON" -M simple); POINT_OFF=$(rounds latency "$WORK/point.sql" "$OFFT" -M simple)
-FEW_NATIVE=$(rounds latency "$WORK/panel_5min.sql" "$OFFT" -M simple)
-FEW_ROUTED=$(rounds latency "$WORK/panel_5min.sql" "$ON $NOCACHE" -M simple)
+# A and B alternate, round by round (this machine drifts more than the differences measured)
+ab() {  # script, options A, options B -> "median A median B" over 2 x ROUNDS alternating runs
+  local a b
+  for _ in $(seq $((2 * ROUNDS))); do
+    a="$a $(latency "$1" "$2" -M simple)"; b="$b $(latency "$1" "$3" -M simple)"
+  done
+  echo "$(tr ' ' '\n' <<< "$a" | grep . | median) $(tr ' ' '\n' <<< "$b" | grep . | median)"
+}
+read -r JOIN_ON JOIN_OFF <<< "$(ab "$WORK/join.sql" "$ON" "$OFFT")"
+read -r POINT_ON POINT_OFF <<< "$(ab "$WORK/point.sql" "$ON" "$OFFT")"
+read -r FEW_ROUTED FEW_NATIVE <<< "$(ab "$WORK/panel_5min.sql" "$ON $NOCACHE" "$OFFT")"
 us() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f µs (%+.1f%%)", (a - b) * 1000, (a - b) / b * 100}'; }
 
 cat > "$WORK/section.md" <<EOF
@@ -132,7 +139,7 @@ Command: \`benches/plain_sql.sh $ROWS $SECS $ROUNDS\` ($(date -u +%Y-%m-%d), 2 c
 \`\$__timeGroupAlias("time", 1h)\`, \`\$__timeFilter("time")\` and a \`metric_type\` filter: runs, average and
 maximum execution time per hour over the last 30 days up to the workload's now ($NROWS rows, window edges not
 aligned to hours), as literal SQL over the simple protocol. \`routed.transparent\` on vs off; budget 0 and
-\`routed.cache = off\` unless said; pgbench, medians of $ROUNDS rounds of ${SECS} s. Before timing, the routed rows were
+\`routed.cache = off\` unless said; pgbench, medians of $ROUNDS rounds of ${SECS} s (the last table and the few-rows case: $((2 * ROUNDS)) rounds, on and off alternating). Before timing, the routed rows were
 compared with the native plan's in one snapshot: **$SAME1** (TimescaleDB-grouped rollups only; answered by $META1),
 **$SAME2** (with the fitted rollup; answered by $META2).
 
