@@ -1,4 +1,5 @@
-//! Aggregates the router computes exactly as PostgreSQL does.
+//! Aggregates the router computes as PostgreSQL does (percentile_cont and count(DISTINCT) exactly
+//! unless `routed.approximate` is on, when the document allows its sketches).
 
 use super::super::nodes::{cast_arg, list, node_tag, text};
 use super::{clause, conjuncts, Clause, Ctx, Decline};
@@ -6,11 +7,7 @@ use pgrx::pg_sys::{self, NodeTag};
 use routed_core::plain::Measure;
 
 /// A measure the router computes exactly as the aggregate does.
-pub(super) unsafe fn measure(
-    cx: &mut Ctx,
-    a: *mut pg_sys::Aggref,
-    exact: bool,
-) -> Result<Measure, Decline> {
+pub(super) unsafe fn measure(cx: &mut Ctx, a: *mut pg_sys::Aggref) -> Result<Measure, Decline> {
     // SAFETY: a is an Aggref of the query.
     unsafe {
         if pg_sys::get_func_namespace((*a).aggfnoid)
@@ -38,7 +35,7 @@ pub(super) unsafe fn measure(
                 Some(col(*c).ok_or("count of an expression")?),
                 None,
             ),
-            ("count", [c], true, false) if exact => (
+            ("count", [c], true, false) => (
                 "count_distinct",
                 Some(col(*c).ok_or("count of an expression")?),
                 None,
@@ -48,7 +45,7 @@ pub(super) unsafe fn measure(
                 Some(col(*c).ok_or("an aggregate of an expression")?),
                 None,
             ),
-            ("percentile_cont", [c], false, true) if exact => {
+            ("percentile_cont", [c], false, true) => {
                 let direct = list::<pg_sys::Node>((*a).aggdirectargs);
                 let [qn] = direct.as_slice() else {
                     return Err("percentile_cont of several fractions");

@@ -224,7 +224,7 @@ pub unsafe fn recognize(
                 if grouped.contains(&sortgroup) && sortgroup != 0 {
                     return Err("GROUP BY an aggregate");
                 }
-                let m = measure(&mut cx, e as *mut pg_sys::Aggref, exact)?;
+                let m = measure(&mut cx, e as *mut pg_sys::Aggref)?;
                 recipe.measures.push(m);
                 let i = recipe.measures.len() - 1;
                 measure_targets.push(i);
