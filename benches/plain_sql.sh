@@ -120,7 +120,7 @@ HITCHECK=$(PGOPTIONS="$ON $BUDGET" P -f "$WORK/panel.sql" -c "SELECT routed.last
 log "the hook on queries it refuses, and a routed miss over few rows"
 # A and B alternate, round by round (this machine drifts more than the differences measured)
 ab() {  # script, options A, options B -> "median A median B" over 2 x ROUNDS alternating runs
-  local a b
+  local a="" b=""
   for _ in $(seq $((2 * ROUNDS))); do
     a="$a $(latency "$1" "$2" -M simple)"; b="$b $(latency "$1" "$3" -M simple)"
   done
