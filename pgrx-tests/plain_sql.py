@@ -140,7 +140,9 @@ def query(rng, now):
     keys = (["1"] if bucket else []) + dims
     if keys and rng.random() < 0.7:
         dirs = [k + rng.choice(["", " DESC"]) for k in keys]
-        if rng.random() < 0.3:
+        # a float8 sum or average merged from rollup states may differ in its last digits, and
+        # so sort differently from an equal one: order first by exact measures only
+        if rng.random() < 0.3 and aggs[0] not in ("sum(latency)", "avg(latency)"):
             dirs.insert(0, f"m0 {rng.choice(['ASC', 'DESC'])}")
         sql += " ORDER BY " + ", ".join(dirs)
         ordered = True
@@ -169,7 +171,7 @@ def same_rows(on, off, ordered):
 
 
 def run_both(c, sql, zone):
-    """(rows on, rows off, types on, types off, routed?) in one snapshot."""
+    """(rows on, rows off, types on, types off, routed?, from the cache?) in one snapshot."""
     with c.cursor() as cur:
         cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         cur.execute("SET LOCAL TimeZone = %s", (zone,))
@@ -178,13 +180,15 @@ def run_both(c, sql, zone):
         cur.execute("SET LOCAL routed.transparent = on")
         cur.execute(sql)
         on, on_types = cur.fetchall(), [d.type_code for d in cur.description]
-        cur.execute("SELECT coalesce((routed.last_meta()->>'answers')::bigint, 0)")
-        routed = cur.fetchone()[0] > before
+        cur.execute("SELECT coalesce((routed.last_meta()->>'answers')::bigint, 0), routed.last_meta()->>'cache'")
+        answers, cache = cur.fetchone()
+        routed = answers > before
+        hit = routed and cache == "hit"
         cur.execute("SET LOCAL routed.transparent = off")
         cur.execute(sql)
         off, off_types = cur.fetchall(), [d.type_code for d in cur.description]
         cur.execute("COMMIT")
-    return on, off, on_types, off_types, routed
+    return on, off, on_types, off_types, routed, hit
 
 
 def write(w, rng):
@@ -255,7 +259,7 @@ def main():
     with c.cursor() as cur:
         cur.execute("SELECT now()")
         now = cur.fetchone()[0]
-    routed = diffs = 0
+    routed = diffs = hits = 0
     asked = []
     for i in range(a.queries):
         if i % 15 == 0:
@@ -267,15 +271,13 @@ def main():
             sql, ordered = query(rng, now)
             zone = rng.choice(ZONES)
             asked.append((sql, ordered, zone))
-        on, off, ton, toff, was_routed = run_both(c, sql, zone)
+        on, off, ton, toff, was_routed, was_hit = run_both(c, sql, zone)
         routed += was_routed
+        hits += was_hit
         if ton != toff or not same_rows(on, off, ordered):
             diffs += 1
             if diffs <= 5:
                 print(f"DIFFERENT (TimeZone {zone}, routed {was_routed}): {sql}\n  on:  {on[:4]} {ton}\n  off: {off[:4]} {toff}")
-    with c.cursor() as cur:
-        cur.execute("SELECT coalesce(sum(hits), 0) FROM routed.query_stats WHERE database = current_database()")
-        hits = cur.fetchone()[0]
     diffs += prepared_phase(c, now)
     print(f"plain SQL differential (seed {seed}): {a.queries} queries, {routed} routed ({hits} from the cache), {diffs} differences")
     if hits == 0:

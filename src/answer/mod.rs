@@ -7,6 +7,7 @@ pub mod entry;
 pub mod exec;
 pub mod flow;
 pub mod jsonb_build;
+mod known;
 pub mod last_meta;
 pub mod pipeline;
 pub mod rows;

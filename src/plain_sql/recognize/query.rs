@@ -41,9 +41,7 @@ unsafe fn shape(q: *mut pg_sys::Query, cursor_options: i32) -> Result<(), Declin
         {
             return Err("a clause the router does not answer");
         }
-        if q.limitOption != pg_sys::LimitOption::LIMIT_OPTION_COUNT
-            && q.limitOption != pg_sys::LimitOption::LIMIT_OPTION_DEFAULT
-        {
+        if q.limitOption == pg_sys::LimitOption::LIMIT_OPTION_WITH_TIES {
             return Err("FETCH ... WITH TIES");
         }
         if cursor_options & pg_sys::CURSOR_OPT_SCROLL as i32 != 0 {
