@@ -153,7 +153,22 @@ pub fn answering() -> bool {
     ANSWERING.get() > 0
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Counts an answer being computed while it lives (dropped on the way out of an ERROR too).
+struct Answering;
+
+impl Answering {
+    fn start() -> Answering {
+        ANSWERING.set(ANSWERING.get() + 1);
+        Answering
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        ANSWERING.set(ANSWERING.get() - 1);
+    }
+}
+
 fn answer_as<R>(
     known: &Known,
     staleness_micros: Option<i64>,
@@ -161,16 +176,10 @@ fn answer_as<R>(
     form: &Form,
     finish: impl FnOnce(Answered) -> R,
 ) -> R {
-    ANSWERING.set(ANSWERING.get() + 1);
-    let r = pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
-        answer_in(known, staleness_micros, recompute, form, finish)
-    }))
-    .finally(|| ANSWERING.set(ANSWERING.get() - 1))
-    .execute();
-    r
+    let _answering = Answering::start();
+    answer_in(known, staleness_micros, recompute, form, finish)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn answer_in<R>(
     known: &Known,
     staleness_micros: Option<i64>,

@@ -15,6 +15,22 @@ thread_local! {
     static RECOGNIZING: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Sets RECOGNIZING while it lives (cleared on the way out of an ERROR too).
+struct Recognizing;
+
+impl Recognizing {
+    fn start() -> Recognizing {
+        RECOGNIZING.set(true);
+        Recognizing
+    }
+}
+
+impl Drop for Recognizing {
+    fn drop(&mut self) {
+        RECOGNIZING.set(false);
+    }
+}
+
 /// Installs the hook (chained to the one before) and registers the node's methods.
 pub fn install() {
     // SAFETY: _PG_init runs once per process before any planning; the previous hook is kept
@@ -38,14 +54,9 @@ unsafe extern "C-unwind" fn plan(
         && !RECOGNIZING.get()
         && !crate::answer::flow::answering()
     {
-        RECOGNIZING.set(true);
+        let _recognizing = Recognizing::start();
         // SAFETY: parse is the query about to be planned; recognize only reads it.
-        let r = pgrx::PgTryBuilder::new(|| unsafe {
-            recognize(parse, cursor_options, !crate::gucs::APPROXIMATE.get()).ok()
-        })
-        .finally(|| RECOGNIZING.set(false))
-        .execute();
-        r
+        unsafe { recognize(parse, cursor_options, !crate::gucs::APPROXIMATE.get()).ok() }
     } else {
         None
     };
@@ -113,12 +124,14 @@ unsafe fn wrap(stmt: *mut pg_sys::PlannedStmt, r: Recognized) -> *mut pg_sys::Pl
             (*out).resorigcol = (**t).resorigcol;
             tlist = append(tlist, out as *mut pg_sys::Node);
             // what EXPLAIN VERBOSE prints for the column: the query's own expression
-            let shown = r.shown.get(i).copied().unwrap_or(var as *mut pg_sys::Node);
-            let shown = if pg_sys::exprType(shown) == ty {
-                shown
-            } else {
-                var as *mut pg_sys::Node
-            };
+            // (a typed NULL if it were ever of another type: an INDEX_VAR here would make
+            // EXPLAIN VERBOSE resolve the column through itself)
+            let shown = r
+                .shown
+                .get(i)
+                .copied()
+                .filter(|e| pg_sys::exprType(*e) == ty)
+                .unwrap_or_else(|| pg_sys::makeNullConst(ty, typmod, coll) as *mut pg_sys::Node);
             let scan =
                 pg_sys::makeTargetEntry(shown as *mut pg_sys::Expr, (i + 1) as i16, name, false);
             scan_tlist = append(scan_tlist, scan as *mut pg_sys::Node);
@@ -167,6 +180,15 @@ unsafe fn wrap(stmt: *mut pg_sys::PlannedStmt, r: Recognized) -> *mut pg_sys::Pl
         private = append(
             private,
             pg_sys::makeString(pg_sys::pstrdup(shape.as_ptr())) as *mut pg_sys::Node,
+        );
+        // whether its values need the query's parameters (EXPLAIN of a generic plan has none)
+        let params = r
+            .exprs
+            .iter()
+            .any(|e| !pg_sys::pull_paramids(*e as *mut pg_sys::Expr).is_null());
+        private = append(
+            private,
+            pg_sys::makeInteger(i32::from(params)) as *mut pg_sys::Node,
         );
         (*c).custom_private = private;
         (*c).methods = &raw const SCAN_METHODS;

@@ -52,6 +52,8 @@ struct Run {
     desc: pg_sys::TupleDesc,
     /// A digest of the recipe and the bucket expression: the cache keeps this shape's rows.
     shape: String,
+    /// Whether the recipe's values read the query's parameters.
+    params: bool,
     /// The slot routed rows are returned in, and the row in it.
     slot: *mut pg_sys::TupleTableSlot,
     current: pg_sys::HeapTupleData,
@@ -179,7 +181,8 @@ unsafe extern "C-unwind" fn begin(
     eflags: i32,
 ) {
     // SAFETY: node is our State (create_state made it); its plan is the CustomScan the hook
-    // built, whose custom_private holds [recipe, exprs, bucket expr list, time attno].
+    // built, whose custom_private holds [recipe, exprs, bucket expr list, time attno, shape,
+    // whether the values read parameters].
     unsafe {
         let s = node as *mut State;
         let cscan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
@@ -233,6 +236,7 @@ unsafe extern "C-unwind" fn begin(
         let shape = std::ffi::CStr::from_ptr((*(private[4] as *mut pg_sys::String)).sval)
             .to_string_lossy()
             .into_owned();
+        let params = (*(private[5] as *mut pg_sys::Integer)).ival != 0;
         let desc = (*(*node).ss.ps.ps_ResultTupleSlot).tts_tupleDescriptor;
         let slot = pg_sys::ExecInitExtraTupleSlot(estate, desc, &pg_sys::TTSOpsHeapTuple);
         let run = Run {
@@ -242,6 +246,7 @@ unsafe extern "C-unwind" fn begin(
             types,
             desc,
             shape,
+            params,
             slot,
             current: pg_sys::HeapTupleData::default(),
             child,
@@ -335,6 +340,11 @@ unsafe extern "C-unwind" fn explain(
         );
         if (*es).analyze {
             prop(c"Answered", &run.used);
+        } else if run.params && (*(*node).ss.ps.state).es_param_list_info.is_null() {
+            prop(
+                c"Route",
+                "decided at execution, with the parameters' values",
+            );
         } else {
             let values = evaluate(&run.states, (*node).ss.ps.ps_ExprContext);
             prop(c"Route", &super::route::candidate(&run.recipe, &values));
