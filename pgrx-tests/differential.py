@@ -4,8 +4,9 @@
 Loads a generated table, then runs hundreds of generated documents through routed_query in one
 REPEATABLE READ transaction (so now() is fixed) and compares every answer with what this script
 computes itself from the rows it inserted: its own filters, calendar arithmetic (zoneinfo),
-grouping, aggregates, percentile interpolation, ordering and limit. Standard library only; talks
-to the server through psql.
+grouping, aggregates, percentile interpolation, ordering and limit; a third of the documents
+also carry computed measures, shares and `having` (differential_post.py). Standard library only;
+talks to the server through psql.
 
 Then the rollup phase: three rollups on the same table (three widths, one with fewer dimensions,
 so answers compose them), and rounds of random writes (inserts at
@@ -32,6 +33,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import differential_partitions
+import differential_post
 
 US = 1_000_000
 DAY_US = 86_400 * US
@@ -358,10 +360,14 @@ def oracle(doc, rows, clock):
         groups.setdefault(key, []).append(r)
     if not gran and not dims:
         groups = {(): selected}
-    result = [list(k) + [aggregate(m, rs) for m in doc["measures"]] for k, rs in groups.items()]
-    names = (["bucket"] if gran else []) + dims + [m["name"] for m in doc["measures"]]
+    aggs = [m for m in doc["measures"] if "agg" in m]
+    result = [list(k) + [aggregate(m, rs) for m in aggs] for k, rs in groups.items()]
+    keys = (["bucket"] if gran else []) + dims
+    if len(aggs) < len(doc["measures"]) or "having" in doc:
+        result, _ = differential_post.apply(doc, result, keys)
+    names = keys + [m["name"] for m in doc["measures"]]
     order = [(names.index(o["by"]), o.get("dir") == "desc") for o in doc.get("order", [])]
-    nkeys = len(names) - len(doc["measures"])
+    nkeys = len(keys)
     order += [(k, False) for k in range(nkeys) if k not in [i for i, _ in order]]
     result = sort_rows(result, order, nkeys)
     return result[: doc["limit"]] if "limit" in doc else result
@@ -389,17 +395,28 @@ def same(expected, got, kind, approximate=False):
 
 def compare(doc, answer, expected):
     cols = answer["columns"]
-    got = answer["rows"]
+    got = [[parse_ts(v) if c["name"] == "bucket" else v for v, c in zip(row, cols)] for row in answer["rows"]]
     if len(got) != len(expected):
         return f"{len(got)} rows, oracle has {len(expected)}"
+    by_value = differential_post.ordered_by_computed(doc)
+    if by_value:
+        problem = differential_post.check_order(got, *by_value)
+        if problem:
+            return problem
+        nkeys = len(cols) - len(doc["measures"])
+        got, expected = differential_post.by_keys(got, nkeys), differential_post.by_keys(expected, nkeys)
     measures = {m["name"]: m for m in doc["measures"]}
     for i, (g, e) in enumerate(zip(got, expected)):
         for j, c in enumerate(cols):
             gv = g[j]
-            if c["name"] == "bucket":
-                gv = parse_ts(gv)
             kind = c["type"]
             m = measures.get(c["name"])
+            if m and "expr" in m:
+                want = differential_post.expr_type(doc, m)
+                if kind != want:
+                    return f"column {c['name']} has type {kind}, expected {want}"
+                kind = "numeric_approx"  # numeric division's scale is PostgreSQL's own
+                m = None
             if m and m["agg"] == "avg" and kind == "numeric":
                 kind = "numeric_approx"  # PostgreSQL rounds avg's scale; compare the value
             if m and m["agg"] in ("sum", "min", "max") and m.get("column") == "latency":
@@ -524,7 +541,7 @@ def run_documents(port, docs):
     script = ["BEGIN ISOLATION LEVEL REPEATABLE READ;",
               "SELECT (extract(epoch FROM now()) * 1000000)::bigint;"]
     for doc, zone in docs:
-        text = json.dumps(doc).replace("'", "''")
+        text = json.dumps(differential_post.strip(doc)).replace("'", "''")
         script.append(f"SET TimeZone = '{zone}';")
         script.append(f"SELECT routed_query('{text}'::jsonb)::text;")
     script.append("COMMIT;")
@@ -555,7 +572,7 @@ def rollup_phase(port, rng, rows, now_guess, rounds, per_round, parts=None):
     for n in range(rounds):
         what, rows = mutate(port, rng, rows, now_guess, ids, truncate=(n == rounds // 2), parts=parts)
         special += parts is not None and ("partition" in what or what.startswith(("attach", "detach")))
-        docs = [(rollupify(gen_document(rng, now_guess), rng, now_guess), rng.choice(ZONES))
+        docs = [(differential_post.add(rng, rollupify(gen_document(rng, now_guess), rng, now_guess)), rng.choice(ZONES))
                 for _ in range(per_round)]
         now_us, answers = run_documents(port, docs)
         for (doc, zone), answer in zip(docs, answers):
@@ -570,7 +587,7 @@ def rollup_phase(port, rng, rows, now_guess, rounds, per_round, parts=None):
             if problem:
                 failures += 1
                 if failures <= 5:
-                    print(f"round {n} after {what} (TimeZone {zone}): {problem}\n  {json.dumps(doc)}\n  {meta}")
+                    print(f"round {n} after {what} (TimeZone {zone}): {problem}\n  {json.dumps(differential_post.strip(doc))}\n  {meta}")
     kind = "partitioned " if parts else ""
     print(f"differential {kind}rollups: {checked - failures} passed, {failures} failed over {rounds} rounds of writes; "
           f"answers by source: {json.dumps(sources, sort_keys=True)}, {approximate} from sketches, "
@@ -650,7 +667,8 @@ def main():
     now_guess = int(psql(args.port, "SELECT (extract(epoch FROM now()) * 1000000)::bigint").strip())
     rows = make_rows(rng, now_guess, args.rows)
     load(args.port, rows)
-    docs = [(gen_document(rng, now_guess), rng.choice(ZONES)) for _ in range(args.documents)]
+    docs = [(differential_post.add(rng, gen_document(rng, now_guess)), rng.choice(ZONES))
+            for _ in range(args.documents)]
     now_us, answers = run_documents(args.port, docs)
 
     failures = 0
@@ -663,10 +681,11 @@ def main():
         if problem:
             failures += 1
             if failures <= 5:
-                print(f"document {n} (TimeZone {zone}): {problem}\n  {json.dumps(doc)}")
+                print(f"document {n} (TimeZone {zone}): {problem}\n  {json.dumps(differential_post.strip(doc))}")
     nonempty = sum(1 for a in answers if a["rows"])
+    post = sum(1 for d, _ in docs if "having" in d or any("expr" in m for m in d["measures"]))
     print(f"differential: {len(docs) - failures} passed, {failures} failed "
-          f"({nonempty} answers with rows, {args.rows} source rows)")
+          f"({nonempty} answers with rows, {post} with computed measures or having, {args.rows} source rows)")
     if args.date_rounds:
         failures += date_cache_phase(args.port, rng, now_guess, args.date_rounds, 20)
         rows = make_rows(rng, now_guess, args.rows)

@@ -44,7 +44,7 @@ SELECT n, try_query(doc) FROM (VALUES
  (40, '{"source": "orders", "measures": [{"name": "n", "agg": "count"}], "exact": "yes"}'),
  (41, '{"source": "orders", "measures": [{"name": "n", "agg": "count"}], "where": [{"column": "qty", "op": "=", "value": "abc"}]}'),
  (42, '{"source": "orders", "measures": [{"name": "n", "agg": "count"}], "where": [{"column": "placed_at", "op": ">", "value": "yesterday-ish"}]}'),
- (43, '{"source": "orders", "measures": [{"name": "n", "agg": "count"}], "version": 2}'),
+ (43, '{"source": "orders", "measures": [{"name": "n", "agg": "count"}], "version": 3}'),
  (44, '{"source": "orders", "measures": [{"name": "' || repeat('n', 64) || '", "agg": "count"}]}'),
  (45, '{"source": "order_ids", "measures": [{"name": "n", "agg": "count"}]}'),
  (46, '{"source": "orders", "measures": [{"name": "n", "agg": "count"}], "where": [{"column": "meta", "op": "=", "value": "{}"}]}'),

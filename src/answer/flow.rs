@@ -35,7 +35,7 @@ pub fn as_of_unix_micros() -> i64 {
 pub fn columns_json(p: &Prepared) -> String {
     Value::Array(
         p.bound
-            .outputs
+            .answer_columns()
             .iter()
             .map(|c| json!({"name": c.name, "type": c.type_name}))
             .collect(),

@@ -58,7 +58,7 @@ pub unsafe fn materialize(
     let check = |p: &Prepared| {
         let answer: Vec<(String, pg_sys::Oid)> = p
             .bound
-            .outputs
+            .answer_columns()
             .iter()
             .map(|c| (c.name.clone(), pg_sys::Oid::from(c.type_oid)))
             .collect();

@@ -52,10 +52,14 @@ pub fn generate(bound: &Bound, plan: &Plan, rollups: &[&RollupDef]) -> Generated
         );
         g.rollup_rows(bound, rollups, plan);
     }
+    if let Some(post) = &bound.post {
+        let inner = std::mem::take(&mut g.sql);
+        crate::post::wrap(&mut g, bound, post, &inner);
+    }
     let rows_sql = g.sql;
     let mut json_sql = String::with_capacity(rows_sql.len() + 160);
     json_sql.push_str("SELECT coalesce(jsonb_agg(jsonb_build_array(");
-    for i in 1..=bound.outputs.len() {
+    for i in 1..=bound.answer_columns().len() {
         let _ = write!(json_sql, "{}r.c{i}", if i > 1 { ", " } else { "" });
     }
     json_sql.push(')');
@@ -244,6 +248,13 @@ impl Gen {
                 let _ = write!(self.sql, ", {k}");
             }
         }
+        // with a layer after aggregation, that layer orders and limits
+        if b.post.is_none() {
+            self.order_limit(b);
+        }
+    }
+
+    pub(crate) fn order_limit(&mut self, b: &Bound) {
         if !b.order.is_empty() {
             self.push(" ORDER BY ");
             order_by(&mut self.sql, b, "");
@@ -321,19 +332,27 @@ impl Gen {
     }
 
     fn filter(&mut self, f: &BoundFilter) {
-        self.push(self.qualifier);
-        self.ident(&f.column);
-        let cast = || f.cast.clone().expect("bind gives comparisons a cast type");
-        match (&f.value, f.op) {
+        let lhs = format!("{}{}", self.qualifier, quote_ident(&f.column));
+        self.comparison(&lhs, f.op, &f.value, f.cast.as_ref(), &f.path);
+    }
+
+    /// `lhs op value`, the value a parameter cast to `cast`.
+    pub(crate) fn comparison(
+        &mut self,
+        lhs: &str,
+        op: Op,
+        value: &FilterValue,
+        cast: Option<&SqlType>,
+        path: &str,
+    ) {
+        self.push(lhs);
+        let cast = || cast.cloned().expect("bind gives comparisons a cast type");
+        match (value, op) {
             (_, Op::IsNull) => self.push(" IS NULL"),
             (_, Op::IsNotNull) => self.push(" IS NOT NULL"),
             (FilterValue::List(vs), Op::In | Op::NotIn) => {
-                self.push(if f.op == Op::In {
-                    " = ANY("
-                } else {
-                    " <> ALL("
-                });
-                self.param(ParamValue::TextArray(vs.clone()), cast(), &f.path);
+                self.push(if op == Op::In { " = ANY(" } else { " <> ALL(" });
+                self.param(ParamValue::TextArray(vs.clone()), cast(), path);
                 self.push(")");
             }
             (FilterValue::One(v), op) => {
@@ -347,7 +366,7 @@ impl Gen {
                     _ => unreachable!("list operators take lists"),
                 };
                 self.push(sym);
-                self.param(ParamValue::Text(v.clone()), cast(), &f.path);
+                self.param(ParamValue::Text(v.clone()), cast(), path);
             }
             (v, op) => unreachable!("parse pairs {op:?} with {v:?}"),
         }

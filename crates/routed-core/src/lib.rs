@@ -16,6 +16,7 @@ pub mod names;
 pub mod normalize;
 pub mod parse;
 pub mod plain;
+pub mod post;
 pub mod query;
 pub mod resolve;
 pub mod rollup;

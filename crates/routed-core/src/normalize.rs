@@ -13,13 +13,33 @@ use xxhash_rust::xxh3::xxh3_64;
 
 pub fn canonical_text(q: &Query) -> String {
     let mut out = String::with_capacity(512);
-    out.push_str("{\"dimensions\":[");
+    out.push('{');
+    // version 2's keys appear only when used, so a version-1 document keeps its fingerprint
+    if !q.computed.is_empty() {
+        out.push_str("\"computed\":[");
+        for (i, c) in q.computed.iter().enumerate() {
+            sep(&mut out, i);
+            out.push_str("{\"at\":");
+            out.push_str(&c.at.to_string());
+            out.push_str(",\"expr\":");
+            string(&mut out, &c.expr.canonical());
+            out.push_str(",\"name\":");
+            string(&mut out, &c.name);
+            out.push('}');
+        }
+        out.push_str("],");
+    }
+    out.push_str("\"dimensions\":[");
     for (i, d) in q.dimensions.iter().enumerate() {
         sep(&mut out, i);
         string(&mut out, d);
     }
     out.push_str("],\"exact\":");
     out.push_str(if q.exact { "true" } else { "false" });
+    if !q.having.is_empty() {
+        out.push_str(",\"having\":");
+        filters(&mut out, &q.having);
+    }
     if let Some(l) = q.limit {
         out.push_str(",\"limit\":");
         out.push_str(&l.to_string());

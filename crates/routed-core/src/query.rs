@@ -1,6 +1,8 @@
-//! The query document (version 1) as types, and its limits. `parse` turns JSON into these.
+//! The query document (versions 1 and 2) as types, and its limits. `parse` turns JSON into
+//! these.
 
 use crate::budget::Freshness;
+use crate::post::expr::Expr;
 use crate::time::{Granularity, TimeBound};
 
 /// Largest document accepted, in bytes of JSON text.
@@ -21,8 +23,14 @@ pub struct Query {
     pub source: String,
     pub time: Option<TimeSpec>,
     pub dimensions: Vec<String>,
+    /// The aggregate measures, in document order.
     pub measures: Vec<Measure>,
+    /// Measures computed after aggregation (`expr`), each with its place among the document's
+    /// measures.
+    pub computed: Vec<Computed>,
     pub filters: Vec<Filter>,
+    /// Conditions on measures, applied to the aggregated rows (`column` names a measure).
+    pub having: Vec<Filter>,
     pub order: Vec<OrderBy>,
     pub limit: Option<u64>,
     pub exact: bool,
@@ -92,6 +100,33 @@ pub struct Measure {
     pub column: Option<String>,
     pub q: Option<f64>,
     pub filters: Vec<Filter>,
+}
+
+/// `{"name": ..., "expr": ...}`: arithmetic over the document's other measures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Computed {
+    pub name: String,
+    pub expr: Expr,
+    /// Index of this measure in the document's `measures` array (its output position).
+    pub at: usize,
+}
+
+impl Query {
+    /// Output names of the measures in document order (aggregate and computed interleaved).
+    pub fn measure_names(&self) -> Vec<&str> {
+        let mut aggs = self.measures.iter();
+        let total = self.measures.len() + self.computed.len();
+        (0..total)
+            .map(|at| match self.computed.iter().find(|c| c.at == at) {
+                Some(c) => c.name.as_str(),
+                None => aggs
+                    .next()
+                    .expect("positions cover every measure")
+                    .name
+                    .as_str(),
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

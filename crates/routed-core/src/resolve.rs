@@ -5,6 +5,8 @@
 use crate::error::{show, Error, ErrorKind, Result};
 use crate::model::{oid, Column, Relation, SqlType};
 use crate::names::did_you_mean;
+use crate::post::bind::{bind_post, MeasureType};
+use crate::post::Post;
 use crate::query::{Agg, Dir, Filter, FilterValue, Measure, Op, Query, TimeSpec};
 use crate::time::{Granularity, TimeBound};
 
@@ -64,6 +66,8 @@ pub struct Bound {
     pub outputs: Vec<OutputColumn>,
     /// `exact: true`: approximate sources (sketches) may not answer.
     pub exact: bool,
+    /// Computed measures, shares and `having`, over the aggregated `outputs`.
+    pub post: Option<Post>,
 }
 
 impl Bound {
@@ -71,6 +75,14 @@ impl Bound {
     pub fn group_keys(&self) -> usize {
         usize::from(self.time.as_ref().is_some_and(|t| t.granularity.is_some()))
             + self.dimensions.len()
+    }
+
+    /// The answer's columns: `outputs` (the aggregation's), or the layer's after it.
+    pub fn answer_columns(&self) -> &[OutputColumn] {
+        match &self.post {
+            Some(p) => &p.outputs,
+            None => &self.outputs,
+        }
     }
 }
 
@@ -96,22 +108,27 @@ pub fn bind(q: &Query, rel: &Relation) -> Result<Bound> {
         });
     }
     let mut measures = Vec::with_capacity(q.measures.len());
+    let mut types = Vec::with_capacity(q.measures.len());
+    let keys = outputs.len();
     for (i, m) in q.measures.iter().enumerate() {
-        let (measure, output) = bind_measure(m, rel, &format!("measures[{i}]"))?;
+        let (measure, output, ty) = bind_measure(m, rel, &format!("measures[{}]", at(q, i)))?;
         measures.push(measure);
         outputs.push(output);
+        types.push(ty);
     }
-    if outputs.len() > MAX_OUTPUTS {
+    if keys + q.measures.len() + q.computed.len() > MAX_OUTPUTS {
         return Err(Error::invalid(
             "measures",
             format!(
                 "{} output columns; at most {MAX_OUTPUTS} are allowed",
-                outputs.len()
+                keys + q.measures.len() + q.computed.len()
             ),
         ));
     }
     let filters = bind_filters(&q.filters, rel, "where")?;
-    let order = bind_order(q, &outputs, outputs.len() - measures.len());
+    let post = bind_post(q, &outputs, keys, &types)?;
+    let answer = post.as_ref().map_or(&outputs[..], |p| &p.outputs[..]);
+    let order = bind_order(q, answer, keys);
     Ok(Bound {
         relation: rel.quoted(),
         relation_display: rel.display(),
@@ -123,7 +140,23 @@ pub fn bind(q: &Query, rel: &Relation) -> Result<Bound> {
         limit: q.limit,
         outputs,
         exact: q.exact,
+        post,
     })
+}
+
+/// The document index of aggregate measure `i` (computed ones sit between them).
+fn at(q: &Query, i: usize) -> usize {
+    let mut seen = 0;
+    for at in 0.. {
+        if q.computed.iter().any(|c| c.at == at) {
+            continue;
+        }
+        if seen == i {
+            return at;
+        }
+        seen += 1;
+    }
+    unreachable!()
 }
 
 /// The time column: named by the document, else the source's tracked one; of a time type.
@@ -165,11 +198,19 @@ fn bind_time(t: &TimeSpec, rel: &Relation) -> Result<BoundTime> {
 }
 
 /// One measure and its output column, typed as PostgreSQL types the aggregate's result.
-fn bind_measure(m: &Measure, rel: &Relation, path: &str) -> Result<(BoundMeasure, OutputColumn)> {
+fn bind_measure(
+    m: &Measure,
+    rel: &Relation,
+    path: &str,
+) -> Result<(BoundMeasure, OutputColumn, MeasureType)> {
+    let mut same_as_column = None;
     let (type_oid, type_name) = match &m.column {
         None => (oid::INT8, "int8".to_string()),
         Some(c) => {
             let col = column(rel, c, &format!("{path}.column"))?;
+            if matches!(m.agg, Agg::Min | Agg::Max) {
+                same_as_column = Some(col);
+            }
             result_type(m.agg, col).ok_or_else(|| {
                 Error::new(
                     ErrorKind::DatatypeMismatch,
@@ -195,12 +236,38 @@ fn bind_measure(m: &Measure, rel: &Relation, path: &str) -> Result<(BoundMeasure
         q: m.q,
         filters,
     };
+    // what a `having` value on this measure is read as
+    let ty = match same_as_column {
+        Some(col) => MeasureType {
+            scalar: col.ty.clone(),
+            array: col.array_ty.clone(),
+            base_oid: col.base_oid,
+        },
+        None => MeasureType {
+            scalar: SqlType::builtin(type_oid, &type_name),
+            array: builtin_array(type_oid).map(|(o, n)| SqlType::builtin(o, n)),
+            base_oid: type_oid,
+        },
+    };
     let output = OutputColumn {
         name: m.name.clone(),
         type_name,
         type_oid,
     };
-    Ok((measure, output))
+    Ok((measure, output, ty))
+}
+
+/// The array type of an aggregate's built-in result type.
+fn builtin_array(type_oid: u32) -> Option<(u32, &'static str)> {
+    Some(match type_oid {
+        oid::INT8 => (1016, "_int8"),
+        oid::NUMERIC => (1231, "_numeric"),
+        oid::FLOAT4 => (1021, "_float4"),
+        oid::FLOAT8 => (1022, "_float8"),
+        oid::MONEY => (791, "_money"),
+        oid::INTERVAL => (1187, "_interval"),
+        _ => return None,
+    })
 }
 
 /// The document's order by output index, then every group key not named (ascending), so the

@@ -3,12 +3,22 @@
 use super::json::{as_array, as_object, as_str, check_keys, parse_name, scalar_text, type_error};
 use super::path::Path;
 use crate::error::{show, Error, Result};
+use crate::post::expr::{parse_expr, Expr};
 use crate::query::*;
 use serde_json::Value;
 
-pub fn parse_measure(v: &Value, path: Path<'_>) -> Result<Measure> {
-    let obj = as_object(v, path, "an object with name, agg, column, q, where")?;
-    check_keys(obj, path, &["name", "agg", "column", "q", "where"])?;
+/// One entry of `measures`: an aggregate, or a computed measure (`expr`).
+pub enum MeasureItem {
+    Aggregate(Measure),
+    Computed(String, Expr),
+}
+
+pub fn parse_measure(v: &Value, path: Path<'_>) -> Result<MeasureItem> {
+    let obj = as_object(
+        v,
+        path,
+        "an object with name, agg, column, q, where (or name, expr)",
+    )?;
     let name = match obj.get("name") {
         None => {
             return Err(Error::invalid(
@@ -18,6 +28,19 @@ pub fn parse_measure(v: &Value, path: Path<'_>) -> Result<Measure> {
         }
         Some(n) => parse_name(n, path.key("name"))?,
     };
+    if let Some(e) = obj.get("expr") {
+        check_keys(obj, path, &["name", "expr"])?;
+        let text = as_str(e, path.key("expr"))?;
+        let expr = parse_expr(text).map_err(|e| {
+            Error::invalid(
+                path.key("expr"),
+                format!("at position {}: {}", e.position, e.message),
+            )
+            .with_hint(EXPR_HINT)
+        })?;
+        return Ok(MeasureItem::Computed(name, expr));
+    }
+    check_keys(obj, path, &["name", "agg", "column", "q", "where", "expr"])?;
     let agg_path = path.key("agg");
     let agg_text = match obj.get("agg") {
         None => {
@@ -75,14 +98,17 @@ pub fn parse_measure(v: &Value, path: Path<'_>) -> Result<Measure> {
         None => vec![],
         Some(w) => parse_filters(w, path.key("where"))?,
     };
-    Ok(Measure {
+    Ok(MeasureItem::Aggregate(Measure {
         name,
         agg,
         column,
         q,
         filters,
-    })
+    }))
 }
+
+const EXPR_HINT: &str = "an expression takes + - * /, parentheses, numeric literals, the names \
+    of the document's other measures and share(measure, dimension, ...)";
 
 pub fn parse_filters(v: &Value, path: Path<'_>) -> Result<Vec<Filter>> {
     as_array(v, path, 0)?

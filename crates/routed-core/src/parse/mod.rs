@@ -10,7 +10,7 @@ use crate::budget::{Freshness, FRESHNESS_NAMES};
 use crate::error::{show, Error, Result};
 use crate::query::*;
 use crate::time::{parse_granularity, parse_time_bound, Offset, TimeBound};
-use items::{parse_filters, parse_limit, parse_measure, parse_order};
+use items::{parse_filters, parse_limit, parse_measure, parse_order, MeasureItem};
 use json::{as_array, as_object, as_str, check_keys, parse_name, type_error};
 use path::{top, ROOT};
 use serde_json::Value;
@@ -47,6 +47,7 @@ const KEYS: &[&str] = &[
     "dimensions",
     "measures",
     "where",
+    "having",
     "order",
     "limit",
     "exact",
@@ -57,14 +58,20 @@ pub fn parse(doc: &Value) -> Result<Query> {
     let obj = as_object(doc, ROOT, "an object (the query document)")?;
     check_keys(obj, ROOT, KEYS)?;
     check_version(obj.get("version"))?;
+    let (measures, computed) = parse_measures(obj.get("measures"))?;
     let query = Query {
         source: parse_source(obj.get("source"))?.to_string(),
         time: obj.get("time").map(parse_time).transpose()?,
         dimensions: list(obj.get("dimensions"), "dimensions", parse_name)?,
-        measures: parse_measures(obj.get("measures"))?,
+        measures,
+        computed,
         filters: match obj.get("where") {
             None => vec![],
             Some(v) => parse_filters(v, top("where"))?,
+        },
+        having: match obj.get("having") {
+            None => vec![],
+            Some(v) => parse_filters(v, top("having"))?,
         },
         order: list(obj.get("order"), "order", parse_order)?,
         limit: obj.get("limit").map(parse_limit).transpose()?,
@@ -77,9 +84,10 @@ pub fn parse(doc: &Value) -> Result<Query> {
 
 fn check_version(v: Option<&Value>) -> Result<()> {
     match v {
-        Some(v) if v.as_u64() != Some(1) => {
-            Err(Error::invalid("version", "unsupported version; expected 1"))
-        }
+        Some(v) if !matches!(v.as_u64(), Some(1 | 2)) => Err(Error::invalid(
+            "version",
+            "unsupported version; expected 1 or 2",
+        )),
         _ => Ok(()),
     }
 }
@@ -117,15 +125,25 @@ fn list<T>(
     }
 }
 
-fn parse_measures(v: Option<&Value>) -> Result<Vec<Measure>> {
+/// The aggregate measures and the computed ones (with their places); at least one aggregate.
+fn parse_measures(v: Option<&Value>) -> Result<(Vec<Measure>, Vec<Computed>)> {
     let v = v.ok_or_else(|| {
         Error::invalid("measures", "is required: a non-empty array of measures, e.g. [{\"name\": \"n\", \"agg\": \"count\"}]")
     })?;
-    as_array(v, top("measures"), 1)?
-        .iter()
-        .enumerate()
-        .map(|(i, m)| parse_measure(m, top("measures").index(i)))
-        .collect()
+    let (mut measures, mut computed) = (Vec::new(), Vec::new());
+    for (at, m) in as_array(v, top("measures"), 1)?.iter().enumerate() {
+        match parse_measure(m, top("measures").index(at))? {
+            MeasureItem::Aggregate(m) => measures.push(m),
+            MeasureItem::Computed(name, expr) => computed.push(Computed { name, expr, at }),
+        }
+    }
+    if measures.is_empty() {
+        return Err(Error::invalid(
+            "measures",
+            "needs at least one aggregate (agg); computed measures are computed from them",
+        ));
+    }
+    Ok((measures, computed))
 }
 
 fn parse_exact(v: Option<&Value>) -> Result<bool> {
@@ -206,11 +224,8 @@ fn check_output_names(q: &Query) -> Result<()> {
         .iter()
         .enumerate()
         .map(|(i, d)| (d.as_str(), i, false));
-    let measures = q
-        .measures
-        .iter()
-        .enumerate()
-        .map(|(i, m)| (m.name.as_str(), i, true));
+    let names = q.measure_names();
+    let measures = names.iter().enumerate().map(|(i, m)| (*m, i, true));
     for (name, i, is_measure) in dims.chain(measures) {
         if seen.contains(&name) {
             let path = if is_measure {
@@ -227,6 +242,18 @@ fn check_output_names(q: &Query) -> Result<()> {
             ));
         }
         seen.push(name);
+    }
+    for (i, h) in q.having.iter().enumerate() {
+        if !names.contains(&h.column.as_str()) {
+            return Err(Error::invalid(
+                format!("having[{i}].column"),
+                format!(
+                    "{} is not a measure; expected one of {}",
+                    show(&h.column),
+                    names.join(", ")
+                ),
+            ));
+        }
     }
     for (i, o) in q.order.iter().enumerate() {
         if !seen.contains(&o.by.as_str()) {
