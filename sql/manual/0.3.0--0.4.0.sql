@@ -360,11 +360,47 @@ BEGIN
     PERFORM routed._install_triggers(source, time_column);
 END $$;
 
+-- Dimension tables: tracked as a whole, every change is a change of all of it (for answers
+-- that join it). The trigger is the whole state, so a dump of the table keeps it.
+CREATE FUNCTION routed._table_changed() RETURNS trigger
+LANGUAGE c SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'routed_table_changed';
+
+CREATE FUNCTION routed._tracked_whole(rel oid) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                    WHERE g.tgrelid = rel AND g.tgfoid = 'routed._table_changed()'::regprocedure)
+$$;
+
+CREATE FUNCTION routed.track(source regclass) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    kind "char";
+BEGIN
+    SELECT c.relkind INTO kind FROM pg_catalog.pg_class c WHERE c.oid = source;
+    IF kind <> 'r' THEN
+        RAISE EXCEPTION USING ERRCODE = '0A000',
+            MESSAGE = format('%s cannot be tracked as a whole: only ordinary tables can', source),
+            HINT = 'partitioned tables are tracked on a time column: routed.track(table, time_column)';
+    END IF;
+    IF routed._tracked_whole(source) OR EXISTS (SELECT 1 FROM routed.tracked t WHERE t.source = track.source) THEN
+        RETURN;
+    END IF;
+    EXECUTE format('CREATE TRIGGER routed_table_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION routed._table_changed()', source);
+END $$;
+
 CREATE OR REPLACE FUNCTION routed.untrack(source regclass) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     rollups text;
 BEGIN
+    IF routed._tracked_whole(source) THEN
+        EXECUTE format('DROP TRIGGER routed_table_changed ON %s', source);
+        -- its changes are no longer seen: the answers that joined it cannot stay exact
+        PERFORM routed._note_ddl_relation(source);
+        RETURN;
+    END IF;
     SELECT string_agg(c.name, ', ' ORDER BY c.name) INTO rollups
       FROM routed.rollup_catalog c WHERE c.source = untrack.source;
     IF rollups IS NOT NULL THEN

@@ -15,6 +15,12 @@ pub fn entry_meta(p: &mut Prepared, as_of_us: i64, started: Instant) -> Result<E
         return Err(why.into());
     }
     let mut rels = vec![source];
+    // joined tables count as a whole: any change of theirs touches the entry
+    let mut whole = 0u32;
+    for j in &p.bound.joins {
+        whole |= 1 << rels.len().min(31);
+        rels.push(pg_sys::Oid::from(j.oid));
+    }
     for name in &p.rollups {
         for table in [name.clone(), format!("{name}$delta")] {
             rels.push(rollup_oid(&table).ok_or("rollup table not found")?);
@@ -32,6 +38,7 @@ pub fn entry_meta(p: &mut Prepared, as_of_us: i64, started: Instant) -> Result<E
         }
     }
     let relative = p.query.time.as_ref().is_some_and(|t| t.is_relative());
+    let tracked = p.tracked_range && p.bound.joins.iter().all(|j| j.tracked);
     let (from_us, to_us) = if !p.tracked_range || p.bound.time.is_none() {
         (i64::MIN, i64::MAX)
     } else {
@@ -47,7 +54,8 @@ pub fn entry_meta(p: &mut Prepared, as_of_us: i64, started: Instant) -> Result<E
         db: crate::pg::fast::database_id().to_u32(),
         source: p.source_oid,
         nrels: rels.len() as u32,
-        flags: if relative { RELATIVE } else { 0 } | if p.tracked_range { TRACKED } else { 0 },
+        flags: if relative { RELATIVE } else { 0 } | if tracked { TRACKED } else { 0 },
+        whole,
         role: crate::pg::fast::user_id().to_u32(),
         from_us,
         to_us,

@@ -2,7 +2,7 @@
 //! budget, load the catalog, bind, route and generate. Shared by routed_query, routed_rows
 //! and routed_explain so the three always agree.
 
-use crate::catalog::load_relation;
+use crate::catalog::{load_relation, load_relation_at};
 use crate::error::OrRaise;
 use crate::gucs;
 use crate::rollups::freshness;
@@ -13,7 +13,7 @@ use routed_core::names::parse_qualified_name;
 use routed_core::normalize::{canonical_text, fingerprint_of};
 use routed_core::parse::parse_text;
 use routed_core::query::Query;
-use routed_core::resolve::{bind, Bound};
+use routed_core::resolve::{bind_joined, Bound};
 use routed_core::rollup::RollupDef;
 use routed_core::route::{plan, Plan, Window};
 use routed_core::Error;
@@ -107,7 +107,16 @@ pub fn plan_parsed(parsed: Parsed) -> Prepared {
     } = parsed;
     let name = parse_qualified_name("source", &query.source).or_raise();
     let relation = load_relation(&name);
-    let bound = bind(&query, &relation).or_raise();
+    let joined: Vec<_> = query
+        .joins
+        .iter()
+        .enumerate()
+        .map(|(i, j)| {
+            let path = format!("join[{i}].table");
+            load_relation_at(&parse_qualified_name(&path, &j.table).or_raise(), &path)
+        })
+        .collect();
+    let bound = bind_joined(&query, &relation, &joined).or_raise();
     // rollups matter only for time ranges on tracked sources (every rollup's source is
     // tracked), so untracked sources pay no catalog read; routed.enabled = off reads the base
     // table only

@@ -3,4 +3,6 @@
 
 mod relation;
 
-pub use relation::{load_relation, register_invalidation_callbacks, relation_name};
+pub use relation::{
+    load_relation, load_relation_at, register_invalidation_callbacks, relation_name,
+};

@@ -20,7 +20,15 @@ SELECT n.nspname::text, c.relname::text, c.relkind::text, has_any_column_privile
        CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END,
        at.oid, an.nspname::text, at.typname::text,
        has_column_privilege(c.oid, a.attnum, 'SELECT'), c.oid,
-       (SELECT t.time_column::text FROM routed.tracked t WHERE t.source = c.oid)
+       (SELECT t.time_column::text FROM routed.tracked t WHERE t.source = c.oid),
+       (SELECT pg_catalog.jsonb_agg(k.cols)::text FROM (
+          SELECT pg_catalog.jsonb_agg(ka.attname::text) AS cols
+          FROM pg_catalog.pg_index i
+          JOIN pg_catalog.pg_attribute ka ON ka.attrelid = i.indrelid AND ka.attnum = ANY (i.indkey)
+          WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL
+            AND i.indexprs IS NULL
+          GROUP BY i.indexrelid) k),
+       routed._tracked_whole(c.oid) OR EXISTS (SELECT 1 FROM routed.tracked t WHERE t.source = c.oid)
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -117,6 +125,11 @@ fn search_path() -> String {
 /// The relation named by the document, as the caller sees it; remembered per backend until a
 /// catalog it depends on changes.
 pub fn load_relation(name: &QualifiedName) -> Relation {
+    load_relation_at(name, "source")
+}
+
+/// As `load_relation`, for the relation named at `path` of the document (`join[0].table`).
+pub fn load_relation_at(name: &QualifiedName, path: &str) -> Relation {
     // SAFETY: AcceptInvalidationMessages may run in any transaction; it processes the
     // invalidations that clear the memo before it is read.
     unsafe { pg_sys::AcceptInvalidationMessages() };
@@ -136,7 +149,7 @@ pub fn load_relation(name: &QualifiedName) -> Relation {
     if let Some(r) = known {
         return r;
     }
-    let r = lookup(name);
+    let r = lookup(name, path);
     MEMO.with_borrow_mut(|(g, m)| {
         // an invalidation during the lookup leaves the memo for the next call to clear
         if *g == GENERATION.get() && m.len() < 256 {
@@ -146,7 +159,7 @@ pub fn load_relation(name: &QualifiedName) -> Relation {
     r
 }
 
-fn lookup(name: &QualifiedName) -> Relation {
+fn lookup(name: &QualifiedName, path: &str) -> Relation {
     let rel = Spi::connect(|client| -> Result<Option<Relation>, pgrx::spi::Error> {
         let plan = match RELATION_PLAN.with_borrow_mut(Option::take) {
             Some(p) => p,
@@ -177,6 +190,13 @@ fn lookup(name: &QualifiedName) -> Relation {
                 columns: Vec::new(),
                 table_selectable: row.get(4).ok().flatten().unwrap_or(false),
                 tracked_time_column: row.get(15).ok().flatten(),
+                unique_keys: row
+                    .get::<String>(16)
+                    .ok()
+                    .flatten()
+                    .and_then(|k| serde_json::from_str(&k).ok())
+                    .unwrap_or_default(),
+                tracked_whole: row.get(17).ok().flatten().unwrap_or(false),
             });
             let Some(col_name) = row.get::<String>(5)? else {
                 continue;
@@ -217,19 +237,19 @@ fn lookup(name: &QualifiedName) -> Relation {
         Some(r) => raise_with(
             PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
             format!(
-                "source: \"{}\" is not a table, view or materialized view",
+                "{path}: \"{}\" is not a table, view or materialized view",
                 r.display()
             ),
             None,
         ),
-        None => crate::error::raise(unknown_relation(name)),
+        None => crate::error::raise(unknown_relation(name, path)),
     }
 }
 
-fn unknown_relation(name: &QualifiedName) -> Error {
+fn unknown_relation(name: &QualifiedName, path: &str) -> Error {
     let e = Error::new(
         ErrorKind::UndefinedTable,
-        "source",
+        path,
         format!("relation {} does not exist", name.quoted()),
     );
     let visible: Vec<String> = Spi::connect(|client| -> Result<Vec<String>, pgrx::spi::Error> {

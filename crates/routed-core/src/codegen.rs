@@ -3,7 +3,6 @@
 //! quantiles and the limit, travels as a `$n` text parameter cast to its type in the statement.
 
 use crate::model::{oid, SqlType};
-use crate::names::quote_ident;
 use crate::query::{Agg, Dir, FilterValue, Op};
 use crate::resolve::{Bound, BoundFilter, BoundTime, TimeKind};
 use crate::rollup::RollupDef;
@@ -41,6 +40,7 @@ pub fn generate(bound: &Bound, plan: &Plan, rollups: &[&RollupDef]) -> Generated
         sql: String::with_capacity(1024),
         params: Vec::new(),
         qualifier: "",
+        joins: bound.joins.iter().map(|j| j.name.clone()).collect(),
     };
     if plan.rollups.is_empty() {
         g.rows(bound);
@@ -54,7 +54,7 @@ pub fn generate(bound: &Bound, plan: &Plan, rollups: &[&RollupDef]) -> Generated
     }
     if let Some(post) = &bound.post {
         let inner = std::mem::take(&mut g.sql);
-        crate::post::wrap(&mut g, bound, post, &inner);
+        g.post_layer(bound, post, &inner);
     }
     let rows_sql = g.sql;
     let mut json_sql = String::with_capacity(rows_sql.len() + 160);
@@ -86,6 +86,7 @@ pub fn window_sql(b: &Bound) -> Option<(String, Vec<Param>)> {
         sql: String::with_capacity(256),
         params: Vec::new(),
         qualifier: "",
+        joins: Vec::new(),
     };
     const US: &str = "CAST(extract(epoch FROM ";
     const END: &str = ") * 1000000 AS \"pg_catalog\".\"int8\")";
@@ -123,17 +124,15 @@ pub fn window_sql(b: &Bound) -> Option<(String, Vec<Param>)> {
 pub(crate) struct Gen {
     pub(crate) sql: String,
     pub(crate) params: Vec<Param>,
-    /// Prefix for column names in filters (`s.`), empty when the query reads one relation.
+    /// Prefix for the source's column names (`s.`), empty when the query reads one relation.
     pub(crate) qualifier: &'static str,
+    /// The joined tables' names as written: `rules.rule_name` is `j1."rule_name"`.
+    pub(crate) joins: Vec<String>,
 }
 
 impl Gen {
     pub(crate) fn push(&mut self, s: &str) {
         self.sql.push_str(s);
-    }
-
-    pub(crate) fn ident(&mut self, name: &str) {
-        self.sql.push_str(&quote_ident(name));
     }
 
     pub(crate) fn param(&mut self, value: ParamValue, cast: SqlType, path: &str) {
@@ -159,6 +158,9 @@ impl Gen {
     }
 
     fn rows(&mut self, b: &Bound) {
+        if !b.joins.is_empty() {
+            self.qualifier = "s.";
+        }
         self.push("SELECT ");
         let mut n = 0;
         let mut next = |g: &mut Gen| {
@@ -175,12 +177,13 @@ impl Gen {
         }
         for d in &b.dimensions {
             let i = next(self);
-            self.ident(d);
+            let d = self.column_ref(d);
+            self.push(&d);
             let _ = write!(self.sql, " AS c{i}");
         }
         for (mi, m) in b.measures.iter().enumerate() {
             let i = next(self);
-            let col = m.column.as_deref().map(quote_ident);
+            let col = m.column.as_deref().map(|c| self.column_ref(c));
             match (m.agg, col) {
                 (Agg::Count, None) => self.push("count(*)"),
                 (Agg::CountDistinct, Some(c)) => {
@@ -215,20 +218,25 @@ impl Gen {
         }
         self.push(" FROM ");
         self.push(&b.relation);
+        if !b.joins.is_empty() {
+            self.push(" AS s");
+            self.join_clauses(b, "s.");
+        }
         let mut conds = 0;
         let mut and = |g: &mut Gen| {
             g.push(if conds == 0 { " WHERE " } else { " AND " });
             conds += 1;
         };
         if let Some(t) = &b.time {
+            let col = self.column_ref(&t.column);
             if let Some(from) = &t.from {
                 and(self);
-                self.ident(&t.column);
+                self.push(&col);
                 self.push(" >= ");
                 self.bound(from, "time.from");
             }
             and(self);
-            self.ident(&t.column);
+            self.push(&col);
             self.push(" < ");
             self.bound(&t.to, "time.to");
         }
@@ -267,7 +275,8 @@ impl Gen {
 
     /// The output bucket of the time column.
     fn bucket(&mut self, t: &BoundTime) {
-        self.bucket_of(t, &quote_ident(&t.column));
+        let col = self.column_ref(&t.column);
+        self.bucket_of(t, &col);
     }
 
     /// The output bucket of `col`, an expression of the time column's type.
@@ -332,7 +341,7 @@ impl Gen {
     }
 
     fn filter(&mut self, f: &BoundFilter) {
-        let lhs = format!("{}{}", self.qualifier, quote_ident(&f.column));
+        let lhs = self.column_ref(&f.column);
         self.comparison(&lhs, f.op, &f.value, f.cast.as_ref(), &f.path);
     }
 

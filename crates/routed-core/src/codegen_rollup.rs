@@ -8,7 +8,7 @@ use crate::codegen::{Gen, ParamValue};
 use crate::model::{oid, SqlType};
 use crate::names::quote_ident;
 use crate::query::Agg;
-use crate::resolve::{Bound, BoundMeasure, BoundTime};
+use crate::resolve::{Bound, BoundFilter, BoundMeasure, BoundTime};
 use crate::rollup::{RollupDef, State, StateKind};
 use crate::route::Plan;
 use crate::time::format_rfc3339_utc;
@@ -60,7 +60,13 @@ impl Gen {
         let first = defs[0];
         let shape = Shape {
             states: needed_states(first, &b.measures),
-            dims: read_columns(b),
+            dims: b.source_columns_read(),
+            source_filters: b
+                .filters
+                .iter()
+                .filter(|f| b.attribute(&f.column).is_none())
+                .cloned()
+                .collect(),
             bucketed: t.granularity.is_some(),
             calendar: t.granularity.is_some_and(|g| g.calendar_field().is_some()),
             // the finest width read: base rows binned to it lie inside one calendar bucket
@@ -86,13 +92,27 @@ impl Gen {
                     self.push(" UNION ALL ");
                 }
                 first_part = false;
-                self.rollup_part(b, def, ranges, t, &shape);
+                self.rollup_part(def, ranges, t, &shape);
             }
         }
         if !plan.base_ranges.is_empty() {
             self.base_part(b, first, &plan.base_ranges, t, &shape);
         }
         self.push(") AS u");
+        // joined tables after the rollup's states are read: their columns group and filter
+        // the merge (each part kept the join keys)
+        self.join_clauses(b, "u.");
+        self.qualifier = "u.";
+        let attribute_filters: Vec<BoundFilter> = b
+            .filters
+            .iter()
+            .filter(|f| b.attribute(&f.column).is_some())
+            .cloned()
+            .collect();
+        if !attribute_filters.is_empty() {
+            self.push(" WHERE ");
+            self.conjunction(&attribute_filters);
+        }
         self.qualifier = "";
         self.group_order_limit(b);
     }
@@ -109,8 +129,9 @@ impl Gen {
             }
             columns.push(self.sql.split_off(start));
         }
+        self.qualifier = "u.";
         for d in &b.dimensions {
-            columns.push(format!("u.{}", quote_ident(d)));
+            columns.push(self.column_ref(d));
         }
         for (mi, m) in b.measures.iter().enumerate() {
             let start = self.sql.len();
@@ -130,7 +151,6 @@ impl Gen {
     /// as in the first rollup (names follow kind and column, so they agree).
     fn rollup_part(
         &mut self,
-        b: &Bound,
         def: &RollupDef,
         ranges: &[(Option<i64>, i64)],
         t: &BoundTime,
@@ -165,9 +185,9 @@ impl Gen {
         );
         self.time_ranges(ranges, "r.bucket", "time");
         self.qualifier = "r.";
-        if !b.filters.is_empty() {
+        if !shape.source_filters.is_empty() {
             self.push(" AND ");
-            self.conjunction(&b.filters);
+            self.conjunction(&shape.source_filters);
         }
     }
 
@@ -227,9 +247,9 @@ impl Gen {
         }
         self.base_rows(b, ranges, &col);
         self.qualifier = "s.";
-        if !b.filters.is_empty() {
+        if !shape.source_filters.is_empty() {
             self.push(" AND ");
-            self.conjunction(&b.filters);
+            self.conjunction(&shape.source_filters);
         }
         self.push(" GROUP BY 1");
         for i in 0..shape.dims.len() {
@@ -329,26 +349,14 @@ impl Gen {
 /// and how buckets are computed.
 struct Shape<'a> {
     states: Vec<&'a State>,
+    /// Source columns each part groups by (the answer's, filters', join keys).
     dims: Vec<&'a str>,
+    /// The document's filters on source columns (each part applies them; filters on joined
+    /// columns apply after the join).
+    source_filters: Vec<BoundFilter>,
     bucketed: bool,
     calendar: bool,
     width_secs: i64,
-}
-
-/// The answer's dimensions, then every other column a filter (of the document or of a measure)
-/// names: each half groups by all of them.
-fn read_columns(b: &Bound) -> Vec<&str> {
-    let mut dims: Vec<&str> = b.dimensions.iter().map(String::as_str).collect();
-    for f in b
-        .filters
-        .iter()
-        .chain(b.measures.iter().flat_map(|m| m.filters.iter()))
-    {
-        if !dims.contains(&f.column.as_str()) {
-            dims.push(&f.column);
-        }
-    }
-    dims
 }
 
 fn needed_states<'a>(def: &'a RollupDef, measures: &[BoundMeasure]) -> Vec<&'a State> {

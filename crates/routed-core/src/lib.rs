@@ -9,6 +9,8 @@
 pub mod budget;
 pub mod cache;
 pub mod codegen;
+mod codegen_join;
+mod codegen_post;
 mod codegen_rollup;
 pub mod error;
 pub mod model;

@@ -73,6 +73,11 @@ pub struct Relation {
     pub table_selectable: bool,
     /// The time column `routed.track` recorded, used when a document names none.
     pub tracked_time_column: Option<String>,
+    /// Column sets of its primary key and unique indexes (plain columns, no predicate).
+    pub unique_keys: Vec<Vec<String>>,
+    /// Tracked as a whole (`routed.track(table)`): every change is published as a change of
+    /// all of it, so answers that join it can stay exact.
+    pub tracked_whole: bool,
 }
 
 impl Relation {
@@ -87,4 +92,13 @@ impl Relation {
     pub fn display(&self) -> String {
         format!("{}.{}", self.schema, self.name)
     }
+}
+
+/// One column of an answer: its name and PostgreSQL's type for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputColumn {
+    pub name: String,
+    /// pg_type.typname of the result (`int8`, `numeric`, `timestamptz`...).
+    pub type_name: String,
+    pub type_oid: u32,
 }

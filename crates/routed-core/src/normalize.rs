@@ -40,6 +40,27 @@ pub fn canonical_text(q: &Query) -> String {
         out.push_str(",\"having\":");
         filters(&mut out, &q.having);
     }
+    if !q.joins.is_empty() {
+        out.push_str(",\"join\":[");
+        for (i, j) in q.joins.iter().enumerate() {
+            sep(&mut out, i);
+            out.push_str(if j.left {
+                "{\"left\":true,\"on\":{"
+            } else {
+                "{\"left\":false,\"on\":{"
+            });
+            for (k, (a, b)) in j.on.iter().enumerate() {
+                sep(&mut out, k);
+                string(&mut out, a);
+                out.push(':');
+                string(&mut out, b);
+            }
+            out.push_str("},\"table\":");
+            string(&mut out, j.table.trim());
+            out.push('}');
+        }
+        out.push(']');
+    }
     if let Some(l) = q.limit {
         out.push_str(",\"limit\":");
         out.push_str(&l.to_string());

@@ -35,6 +35,29 @@ pub fn metrics() -> Relation {
         ],
         table_selectable: true,
         tracked_time_column: None,
+        unique_keys: vec![],
+        tracked_whole: false,
+    }
+}
+
+/// A dimension table keyed by `rule_id`, which shares a column name (`rule_category`) with
+/// `metrics`.
+pub fn rules() -> Relation {
+    Relation {
+        oid: 16_390,
+        schema: "public".into(),
+        name: "rules".into(),
+        kind: 'r',
+        columns: vec![
+            col("rule_id", oid::INT4, "int4"),
+            col("rule_name", oid::TEXT, "text"),
+            col("rule_category", oid::TEXT, "text"),
+            col("owner", oid::TEXT, "text"),
+        ],
+        table_selectable: true,
+        tracked_time_column: None,
+        unique_keys: vec![vec!["rule_id".into()]],
+        tracked_whole: true,
     }
 }
 

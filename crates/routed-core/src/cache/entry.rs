@@ -18,6 +18,9 @@ pub struct EntryMeta {
     pub nrels: u32,
     pub rels: [u32; MAX_RELS],
     pub flags: u32,
+    /// Bit i set: `rels[i]` is read as a whole (a joined table), so any change of it touches
+    /// the entry whatever its range.
+    pub whole: u32,
     /// The role the entry was computed as (also part of the key).
     pub role: u32,
     /// The time range read, `[from_us, to_us)`; open ends are i64::MIN / i64::MAX.
@@ -50,7 +53,14 @@ impl EntryMeta {
     /// Whether a change of `rel` in database `db` over `[lo, hi]` can change this answer.
     /// `rel == 0` is a change of every relation (DDL, a reset).
     pub fn touched_by(&self, db: u32, rel: u32, lo: i64, hi: i64) -> bool {
-        db == self.db && (rel == 0 || rel == self.source) && lo < self.to_us && hi >= self.from_us
+        db == self.db
+            && ((rel == 0 || rel == self.source) && lo < self.to_us && hi >= self.from_us
+                || self.whole != 0
+                    && self
+                        .rels()
+                        .iter()
+                        .enumerate()
+                        .any(|(i, &r)| r == rel && self.whole & (1 << i) != 0))
     }
 
     /// Staleness at `now_us`, given the commit time of the first intersecting change found

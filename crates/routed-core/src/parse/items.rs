@@ -1,9 +1,10 @@
 //! The document's lists: measures, filters (`where`, and a measure's `FILTER`), order, limit.
 
+use super::expr::parse_expr;
 use super::json::{as_array, as_object, as_str, check_keys, parse_name, scalar_text, type_error};
 use super::path::Path;
 use crate::error::{show, Error, Result};
-use crate::post::expr::{parse_expr, Expr};
+use crate::query::expr::Expr;
 use crate::query::*;
 use serde_json::Value;
 

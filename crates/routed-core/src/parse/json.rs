@@ -26,12 +26,23 @@ pub fn scalar_text(v: &Value, path: Path<'_>) -> Result<String> {
 
 /// A column, dimension or output name: a non-empty string of at most 63 bytes, no NUL.
 pub fn parse_name(v: &Value, path: Path<'_>) -> Result<String> {
-    let s = as_str(v, path)?;
-    if s.is_empty() || s.len() > MAX_IDENTIFIER_BYTES || s.contains('\0') {
+    check_name(as_str(v, path)?, path)
+}
+
+/// Joined columns are named `table.column`: up to a relation name, a dot and a column name.
+const MAX_NAME_BYTES: usize = crate::query::MAX_SOURCE_BYTES + 1 + MAX_IDENTIFIER_BYTES;
+
+pub fn check_name(s: &str, path: Path<'_>) -> Result<String> {
+    let max = if s.contains('.') {
+        MAX_NAME_BYTES
+    } else {
+        MAX_IDENTIFIER_BYTES
+    };
+    if s.is_empty() || s.len() > max || s.contains('\0') {
         return Err(Error::invalid(
             path,
             format!(
-                "invalid name {}; expected 1 to {MAX_IDENTIFIER_BYTES} bytes without NUL",
+                "invalid name {}; expected 1 to {max} bytes without NUL",
                 show(s)
             ),
         ));

@@ -2,6 +2,7 @@
 //! what is allowed. Strict: unknown keys, wrong types and out-of-range values are errors, never
 //! silently ignored.
 
+pub mod expr;
 mod items;
 mod json;
 mod path;
@@ -43,6 +44,7 @@ pub fn parse_text(text: &str) -> Result<Query> {
 const KEYS: &[&str] = &[
     "version",
     "source",
+    "join",
     "time",
     "dimensions",
     "measures",
@@ -61,6 +63,7 @@ pub fn parse(doc: &Value) -> Result<Query> {
     let (measures, computed) = parse_measures(obj.get("measures"))?;
     let query = Query {
         source: parse_source(obj.get("source"))?.to_string(),
+        joins: list(obj.get("join"), "join", parse_join)?,
         time: obj.get("time").map(parse_time).transpose()?,
         dimensions: list(obj.get("dimensions"), "dimensions", parse_name)?,
         measures,
@@ -90,6 +93,62 @@ fn check_version(v: Option<&Value>) -> Result<()> {
         )),
         _ => Ok(()),
     }
+}
+
+fn parse_join(v: &Value, path: path::Path<'_>) -> Result<Join> {
+    let obj = as_object(v, path, "an object with table, on, left")?;
+    check_keys(obj, path, &["table", "on", "left"])?;
+    let table = match obj.get("table") {
+        None => {
+            return Err(Error::invalid(
+                path.key("table"),
+                "is required: the dimension table to join",
+            ))
+        }
+        Some(t) => as_str(t, path.key("table"))?,
+    };
+    if table.trim().is_empty() || table.len() > MAX_SOURCE_BYTES {
+        return Err(Error::invalid(
+            path.key("table"),
+            format!("invalid relation name {}", show(table)),
+        ));
+    }
+    let on_path = path.key("on");
+    let on = match obj.get("on") {
+        None => {
+            return Err(Error::invalid(
+                on_path,
+                "is required: {\"source column\": \"table column\", ...}",
+            ))
+        }
+        Some(o) => as_object(
+            o,
+            on_path,
+            "an object mapping source columns to the table's",
+        )?,
+    };
+    if on.is_empty() || on.len() > MAX_ITEMS {
+        return Err(Error::invalid(
+            on_path,
+            format!("must map 1 to {MAX_ITEMS} columns, got {}", on.len()),
+        ));
+    }
+    let mut pairs = Vec::with_capacity(on.len());
+    for (k, v) in on {
+        let key = json::check_name(k, on_path)?;
+        pairs.push((key, parse_name(v, on_path.key(k))?));
+    }
+    pairs.sort();
+    let left = match obj.get("left") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(v) => return Err(type_error(path.key("left"), "a boolean", v)),
+    };
+    Ok(Join {
+        table: table.to_string(),
+        on: pairs,
+        left,
+    })
 }
 
 fn parse_source(v: Option<&Value>) -> Result<&str> {

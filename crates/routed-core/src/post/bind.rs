@@ -2,12 +2,12 @@
 //! cycles refused, every operand numeric, every expression typed (numeric unless an operand is
 //! float4 or float8, then float8).
 
-use super::expr::Expr;
 use super::{Computed, Condition, Post, Share, Term, Value};
 use crate::error::{show, Error, ErrorKind, Result};
+use crate::model::OutputColumn;
 use crate::model::{oid, SqlType};
+use crate::query::expr::Expr;
 use crate::query::{Op, Query};
-use crate::resolve::OutputColumn;
 
 /// The types a condition's operand is read as, for one aggregate measure.
 #[derive(Debug, Clone)]

@@ -8,15 +8,11 @@
 //! `limit`.
 
 pub mod bind;
-pub mod expr;
-mod sql;
 
+use crate::model::OutputColumn;
 use crate::model::SqlType;
+use crate::query::expr::BinOp;
 use crate::query::{FilterValue, Op};
-use crate::resolve::OutputColumn;
-use expr::BinOp;
-
-pub(crate) use sql::wrap;
 
 /// The layer over the aggregated rows (`c1…cK`: bucket, dimensions, aggregate measures).
 #[derive(Debug, Clone, PartialEq)]

@@ -67,7 +67,9 @@ pub fn eligible<'w>(
             }
         }
     }
-    let not_dimension = |c: &str| !def.dimensions.iter().any(|d| d == c);
+    // joined tables' columns are read after the join, from the keys the rollup keeps
+    let not_dimension =
+        |c: &str| bound.attribute(c).is_none() && !def.dimensions.iter().any(|d| d == c);
     if let Some(d) = bound.dimensions.iter().find(|d| not_dimension(d)) {
         return Err(format!("{d} is not one of the rollup's dimensions"));
     }
@@ -78,6 +80,12 @@ pub fn eligible<'w>(
     if let Some(f) = filter_columns.map(|f| &f.column).find(|c| not_dimension(c)) {
         return Err(format!(
             "the filter on {f} needs a column the rollup does not keep"
+        ));
+    }
+    let keys = bound.joins.iter().flat_map(|j| j.on.iter().map(|(s, _)| s));
+    if let Some(k) = keys.into_iter().find(|k| not_dimension(k)) {
+        return Err(format!(
+            "the join on {k} needs a key the rollup does not keep"
         ));
     }
     if let Some(m) = bound.measures.iter().find(|m| !derivable(def, m)) {

@@ -2,8 +2,10 @@
 //! these.
 
 use crate::budget::Freshness;
-use crate::post::expr::Expr;
 use crate::time::{Granularity, TimeBound};
+use expr::Expr;
+
+pub mod expr;
 
 /// Largest document accepted, in bytes of JSON text.
 pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
@@ -21,6 +23,8 @@ pub(crate) const MAX_SOURCE_BYTES: usize = 2 * MAX_IDENTIFIER_BYTES + 5;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
     pub source: String,
+    /// Lookup joins to dimension tables, in document order.
+    pub joins: Vec<Join>,
     pub time: Option<TimeSpec>,
     pub dimensions: Vec<String>,
     /// The aggregate measures, in document order.
@@ -100,6 +104,16 @@ pub struct Measure {
     pub column: Option<String>,
     pub q: Option<f64>,
     pub filters: Vec<Filter>,
+}
+
+/// `{"table": "rules", "on": {"rule_id": "rule_id"}, "left": false}`: a many-to-one join; the
+/// table's columns are named `table.column` (the table as written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Join {
+    pub table: String,
+    /// (source column, table column) pairs, sorted by source column.
+    pub on: Vec<(String, String)>,
+    pub left: bool,
 }
 
 /// `{"name": ..., "expr": ...}`: arithmetic over the document's other measures.

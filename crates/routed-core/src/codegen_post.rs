@@ -1,58 +1,15 @@
 //! The outer layer's SQL: over the aggregated rows `c1…cK`, the answer's columns `c1…cN`.
 //! Division goes through NULLIF so dividing by zero gives NULL, as the SPEC says.
 
-use super::{Computed, Condition, Post, Term, Value};
 use crate::codegen::Gen;
 use crate::model::oid;
-use crate::post::expr::BinOp;
+use crate::post::{Computed, Condition, Post, Term, Value};
+use crate::query::expr::BinOp;
 use crate::resolve::Bound;
 use std::fmt::Write;
 
 const NUMERIC: &str = "\"pg_catalog\".\"numeric\"";
 const FLOAT8: &str = "\"pg_catalog\".\"float8\"";
-
-/// Wraps the aggregation `inner` (already written with its parameters in `g`) in the layer.
-pub(crate) fn wrap(g: &mut Gen, b: &Bound, post: &Post, inner: &str) {
-    g.push("SELECT ");
-    for (i, c) in post.columns.iter().enumerate() {
-        if i > 0 {
-            g.push(", ");
-        }
-        g.value(c, "a.");
-        let _ = write!(g.sql, " AS c{}", i + 1);
-    }
-    g.push(" FROM (");
-    let outer_conditions: Vec<&Condition> = if post.shares.is_empty() {
-        g.push(inner);
-        post.early.iter().chain(&post.late).collect()
-    } else {
-        g.push("SELECT i.*");
-        for (n, s) in post.shares.iter().enumerate() {
-            let _ = write!(
-                g.sql,
-                ", sum(CAST(i.c{} AS {})) OVER (PARTITION BY ",
-                s.measure + 1,
-                ty(s.float)
-            );
-            if s.partition.is_empty() {
-                // one window over the whole answer
-                g.push("NULL::int4");
-            }
-            for (k, key) in s.partition.iter().enumerate() {
-                let _ = write!(g.sql, "{}i.c{}", if k > 0 { ", " } else { "" }, key + 1);
-            }
-            let _ = write!(g.sql, ") AS s{}", n + 1);
-        }
-        g.push(" FROM (");
-        g.push(inner);
-        g.push(") AS i");
-        g.conditions(&post.early.iter().collect::<Vec<_>>(), "i.");
-        post.late.iter().collect()
-    };
-    g.push(") AS a");
-    g.conditions(&outer_conditions, "a.");
-    g.order_limit(b);
-}
 
 fn ty(float: bool) -> &'static str {
     if float {
@@ -63,6 +20,49 @@ fn ty(float: bool) -> &'static str {
 }
 
 impl Gen {
+    /// Wraps the aggregation `inner` (already written, its parameters in `self`) in the layer.
+    pub(crate) fn post_layer(&mut self, b: &Bound, post: &Post, inner: &str) {
+        self.push("SELECT ");
+        for (i, c) in post.columns.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.value(c, "a.");
+            let _ = write!(self.sql, " AS c{}", i + 1);
+        }
+        self.push(" FROM (");
+        let outer_conditions: Vec<&Condition> = if post.shares.is_empty() {
+            self.push(inner);
+            post.early.iter().chain(&post.late).collect()
+        } else {
+            self.push("SELECT i.*");
+            for (n, s) in post.shares.iter().enumerate() {
+                let _ = write!(
+                    self.sql,
+                    ", sum(CAST(i.c{} AS {})) OVER (PARTITION BY ",
+                    s.measure + 1,
+                    ty(s.float)
+                );
+                if s.partition.is_empty() {
+                    // one window over the whole answer
+                    self.push("NULL::int4");
+                }
+                for (k, key) in s.partition.iter().enumerate() {
+                    let _ = write!(self.sql, "{}i.c{}", if k > 0 { ", " } else { "" }, key + 1);
+                }
+                let _ = write!(self.sql, ") AS s{}", n + 1);
+            }
+            self.push(" FROM (");
+            self.push(inner);
+            self.push(") AS i");
+            self.conditions(&post.early.iter().collect::<Vec<_>>(), "i.");
+            post.late.iter().collect()
+        };
+        self.push(") AS a");
+        self.conditions(&outer_conditions, "a.");
+        self.order_limit(b);
+    }
+
     fn conditions(&mut self, conditions: &[&Condition], prefix: &str) {
         for (i, c) in conditions.iter().enumerate() {
             self.push(if i == 0 { " WHERE " } else { " AND " });
