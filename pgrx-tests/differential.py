@@ -5,7 +5,8 @@ Loads a generated table, then runs hundreds of generated documents through route
 REPEATABLE READ transaction (so now() is fixed) and compares every answer with what this script
 computes itself from the rows it inserted: its own filters, calendar arithmetic (zoneinfo),
 grouping, aggregates, percentile interpolation, ordering and limit; a third of the documents
-also carry computed measures, shares and `having` (differential_post.py). Standard library only;
+also carry computed measures, shares and `having` (differential_post.py), and a third join a
+dimension table that changes between rounds (differential_joins.py). Standard library only;
 talks to the server through psql.
 
 Then the rollup phase: three rollups on the same table (three widths, one with fewer dimensions,
@@ -32,6 +33,7 @@ import sys
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import differential_joins
 import differential_partitions
 import differential_post
 
@@ -262,7 +264,7 @@ def as_cmp(fam, v):
 
 def matches(row, f):
     col, op = f["column"], f["op"]
-    fam = COLUMNS[col]
+    fam = COLUMNS.get(col) or differential_joins.ATTRS[col]
     v = as_cmp(fam, row[col])
     if op == "is null":
         return v is None
@@ -341,7 +343,7 @@ def sort_rows(result, order, nkeys):
 
 def oracle(doc, rows, clock):
     t = doc.get("time")
-    selected = rows
+    selected = differential_joins.attach(rows, doc)
     if t:
         col = t["column"]
         lo = clock.bound(t["from"]) if "from" in t else None
@@ -568,15 +570,21 @@ def rollup_phase(port, rng, rows, now_guess, rounds, per_round, parts=None):
     for name, width, dims in ROLLUPS:
         psql(port, f"CALL routed.create_rollup('{name}', '{TABLE}', '{width}', ARRAY{dims}::text[], "
                    f"'{json.dumps(ROLLUP_MEASURES)}')")
-    failures, checked, sources, approximate, composed, special = 0, 0, {}, 0, 0, 0
+    failures, checked, sources, approximate, composed, special, joined = 0, 0, {}, 0, 0, 0, 0
     for n in range(rounds):
         what, rows = mutate(port, rng, rows, now_guess, ids, truncate=(n == rounds // 2), parts=parts)
         special += parts is not None and ("partition" in what or what.startswith(("attach", "detach")))
-        docs = [(differential_post.add(rng, rollupify(gen_document(rng, now_guess), rng, now_guess)), rng.choice(ZONES))
+        if n % 3 == 1:
+            # the dimension table changes too: answers that joined it are recomputed
+            psql(port, differential_joins.mutate(rng))
+            what += " and a dimension-table change"
+        docs = [(differential_post.add(rng, differential_joins.add(rng, rollupify(gen_document(rng, now_guess), rng, now_guess))),
+                 rng.choice(ZONES))
                 for _ in range(per_round)]
         now_us, answers = run_documents(port, docs)
         for (doc, zone), answer in zip(docs, answers):
             checked += 1
+            joined += "join" in doc
             meta = answer["meta"]
             sources[meta["source"]] = sources.get(meta["source"], 0) + 1
             approximate += bool(meta["approximate"])
@@ -591,7 +599,7 @@ def rollup_phase(port, rng, rows, now_guess, rounds, per_round, parts=None):
     kind = "partitioned " if parts else ""
     print(f"differential {kind}rollups: {checked - failures} passed, {failures} failed over {rounds} rounds of writes; "
           f"answers by source: {json.dumps(sources, sort_keys=True)}, {approximate} from sketches, "
-          f"{composed} composed from several rollups"
+          f"{composed} composed from several rollups, {joined} joined to {differential_joins.TABLE}"
           + (f"; {special} writes aimed at partitions, attaching or detaching them" if parts else ""))
     if parts is not None and special < rounds // 5:
         print(f"differential partitioned rollups: only {special} partition writes in {rounds} rounds")
@@ -667,7 +675,8 @@ def main():
     now_guess = int(psql(args.port, "SELECT (extract(epoch FROM now()) * 1000000)::bigint").strip())
     rows = make_rows(rng, now_guess, args.rows)
     load(args.port, rows)
-    docs = [(differential_post.add(rng, gen_document(rng, now_guess)), rng.choice(ZONES))
+    psql(args.port, differential_joins.setup_sql())
+    docs = [(differential_post.add(rng, differential_joins.add(rng, gen_document(rng, now_guess))), rng.choice(ZONES))
             for _ in range(args.documents)]
     now_us, answers = run_documents(args.port, docs)
 
@@ -684,8 +693,10 @@ def main():
                 print(f"document {n} (TimeZone {zone}): {problem}\n  {json.dumps(differential_post.strip(doc))}")
     nonempty = sum(1 for a in answers if a["rows"])
     post = sum(1 for d, _ in docs if "having" in d or any("expr" in m for m in d["measures"]))
+    joined = sum(1 for d, _ in docs if "join" in d)
     print(f"differential: {len(docs) - failures} passed, {failures} failed "
-          f"({nonempty} answers with rows, {post} with computed measures or having, {args.rows} source rows)")
+          f"({nonempty} answers with rows, {post} with computed measures or having, {joined} joined, "
+          f"{args.rows} source rows)")
     if args.date_rounds:
         failures += date_cache_phase(args.port, rng, now_guess, args.date_rounds, 20)
         rows = make_rows(rng, now_guess, args.rows)
