@@ -22,10 +22,11 @@ MAX_LINES = 400
 
 # Who may call whom among the extension's top-level modules (leaves call nothing of ours).
 ALLOWED = {
-    "api": {"answer", "rollups", "cache", "changes", "catalog", "pg", "gucs", "error"},
+    "api": {"answer", "rollups", "cache", "changes", "catalog", "recommend", "pg", "gucs", "error"},
     "answer": {"cache", "catalog", "changes", "rollups", "pg", "gucs", "error"},
     "worker": {"answer", "cache", "pg", "gucs", "error"},
     "plain_sql": {"answer", "catalog", "pg", "gucs", "error"},
+    "recommend": {"answer", "cache", "pg", "error"},
     "cache": {"pg", "gucs", "error"},
     "changes": {"cache", "rollups", "pg", "gucs", "error"},
     "rollups": {"catalog", "pg", "gucs", "error"},

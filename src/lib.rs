@@ -14,6 +14,7 @@ mod error;
 mod gucs;
 mod pg;
 mod plain_sql;
+mod recommend;
 mod rollups;
 mod worker;
 

@@ -80,7 +80,13 @@ fn routed_explain(
             json!({"n": i + 1, "value": value, "type": format!("{}.{}", prm.cast.schema, prm.cast.name), "path": prm.path})
         })
         .collect();
+    // a document the base table answers: the suggested rollup that would answer it
+    let recommended = (p.plan.source == "base")
+        .then(|| crate::recommend::for_document(&p.fingerprint, &p.query))
+        .flatten()
+        .map(|s| json!({"rollup": s.name, "statement": s.statement(), "speedup": (s.speedup * 10.0).round() / 10.0}));
     let explain = json!({
+        "recommended_rollup": recommended,
         "fingerprint": p.fingerprint,
         "document": canonical(&p.query),
         "budget": format_interval(p.plan.budget_micros),

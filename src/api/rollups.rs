@@ -49,6 +49,41 @@ mod routed {
         refresh::begin(name, upto)
     }
 
+    /// Rollups to build, from the documents `routed.query_stats` saw answered from the base
+    /// table: one row per suggestion, most base-table time first.
+    #[allow(clippy::type_complexity)]
+    #[pg_extern]
+    fn recommend_rollups() -> TableIterator<
+        'static,
+        (
+            name!(statement, String),
+            name!(rollup, String),
+            name!(fingerprints, Vec<String>),
+            name!(calls, i64),
+            name!(base_ms, f64),
+            name!(estimated_rows, i64),
+            name!(estimated_bytes, i64),
+            name!(speedup, f64),
+        ),
+    > {
+        let rows: Vec<_> = crate::recommend::suggestions(None)
+            .into_iter()
+            .map(|s| {
+                (
+                    s.statement(),
+                    s.name,
+                    s.fingerprints,
+                    s.calls,
+                    (s.base_ms * 1000.0).round() / 1000.0,
+                    s.est_rows.round() as i64,
+                    s.est_bytes.round() as i64,
+                    (s.speedup * 10.0).round() / 10.0,
+                )
+            })
+            .collect();
+        TableIterator::new(rows)
+    }
+
     /// One bounded step; true while work remains.
     #[pg_extern]
     fn _refresh_step(

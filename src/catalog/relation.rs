@@ -28,7 +28,10 @@ SELECT n.nspname::text, c.relname::text, c.relkind::text, has_any_column_privile
           WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL
             AND i.indexprs IS NULL
           GROUP BY i.indexrelid) k),
-       routed._tracked_whole(c.oid) OR EXISTS (SELECT 1 FROM routed.tracked t WHERE t.source = c.oid)
+       EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_proc f ON f.oid = g.tgfoid
+                JOIN pg_catalog.pg_namespace fn ON fn.oid = f.pronamespace
+                WHERE g.tgrelid = c.oid AND f.proname = '_table_changed' AND fn.nspname = 'routed')
+         OR EXISTS (SELECT 1 FROM routed.tracked t WHERE t.source = c.oid)
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped

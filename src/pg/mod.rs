@@ -8,4 +8,5 @@ pub mod params;
 pub mod partitions;
 pub mod snapshot;
 pub mod spi;
+pub mod subxact;
 pub mod time;

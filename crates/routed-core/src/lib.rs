@@ -20,6 +20,7 @@ pub mod parse;
 pub mod plain;
 pub mod post;
 pub mod query;
+pub mod recommend;
 pub mod resolve;
 pub mod rollup;
 pub mod route;
