@@ -1,4 +1,4 @@
--- routed.recommend_rollups(): a workload of 28 documents answered from the base table, the
+-- routed.recommend_rollups(): a workload of 29 documents answered from the base table, the
 -- rollups it suggests created with \gexec, and then the same documents again: at least 90% read
 -- a rollup, and every exact one equals the base table (routed.enabled off).
 SET client_min_messages = warning;
@@ -33,6 +33,15 @@ INSERT INTO recm_docs
 SELECT 24 + row_number() OVER (), jsonb_build_object('source', 'recm', 'time', jsonb_build_object('from', 'now-5d', 'granularity', '6 hours'),
          'dimensions', d, 'measures', jsonb_build_array(jsonb_build_object('name', 'p95', 'agg', 'percentile', 'column', 'ms', 'q', 0.95))), false
   FROM (VALUES ('[]'::jsonb), ('["status"]'), ('["category"]'), ('["region"]')) AS dims(d);
+
+-- and one long document (its canonical text is over 1 KiB: query_stats must keep it whole)
+INSERT INTO recm_docs
+SELECT 29, jsonb_build_object('source', 'recm', 'time', jsonb_build_object('from', 'now-4d', 'granularity', '1 hour'),
+         'measures', jsonb_agg(jsonb_build_object('name', a || '_' || s || '_' || r, 'agg', a, 'column', 'n',
+                     'where', jsonb_build_array(jsonb_build_object('column', 'status', 'op', '=', 'value', s),
+                                                jsonb_build_object('column', 'region', 'op', '=', 'value', r))))), true
+  FROM unnest(ARRAY['OK', 'ERROR', 'TIMEOUT']) s, unnest(ARRAY['eu', 'us']) r, unnest(ARRAY['count', 'max']) a;
+SELECT length(doc::text) > 1024 AS long_document FROM recm_docs WHERE id = 29;
 
 CREATE FUNCTION recm_run(OUT from_rollups int, OUT exact_equal int, OUT exact_docs int) LANGUAGE plpgsql AS $$
 DECLARE d record; routed jsonb; base jsonb;
@@ -73,6 +82,6 @@ SELECT statement FROM routed.recommend_rollups() \gexec
 SELECT name, granularity, dimensions FROM routed.rollups WHERE name LIKE 'recm%' ORDER BY name;
 SELECT routed.cache_reset() >= 0 AS reset;
 -- the same documents now read the rollups, exactly
-SELECT from_rollups >= 26 AS at_least_90_percent, from_rollups, exact_equal = exact_docs AS exact, exact_docs FROM recm_run();
+SELECT from_rollups >= 27 AS at_least_90_percent, from_rollups, exact_equal = exact_docs AS exact, exact_docs FROM recm_run();
 SELECT routed_explain((SELECT doc FROM recm_docs WHERE id = 3))->'recommended_rollup' AS recommended_after;
 SELECT count(*) AS suggestions_left FROM routed.recommend_rollups() r WHERE r.rollup LIKE 'recm%';

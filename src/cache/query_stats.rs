@@ -9,7 +9,9 @@ use routed_core::cache::Outcome;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 const SLOTS: usize = 1024;
-const DOC_BYTES: usize = 1024;
+/// A document's canonical text kept up to this many bytes (recommend_rollups re-reads it, so
+/// it must hold the dashboards' long documents whole).
+const DOC_BYTES: usize = 4096;
 /// Four histogram steps per power of two of microseconds, up to 2^28 µs (about 4.5 minutes).
 const STEPS: usize = 112;
 pub const SOURCES: [&str; 3] = ["base", "rollup", "rollup+base"];

@@ -103,13 +103,10 @@ fn need(q: &Query) -> Option<Need> {
     }
     let mut states = Vec::new();
     for m in &q.measures {
+        // avg is one entry too: the rollup keeps its sum and count
         let mut s = json!({ "agg": m.agg.name() });
         if let Some(c) = &m.column {
             s["column"] = json!(c);
-        }
-        if m.agg == Agg::Avg {
-            // avg is kept as a sum and a count of its column
-            s = json!({ "agg": "avg", "column": m.column });
         }
         if !states.contains(&s) {
             states.push(s);
