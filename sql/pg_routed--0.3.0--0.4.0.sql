@@ -18,6 +18,14 @@ STRICT
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_note_ddl_relation_wrapper';
 
+CREATE  FUNCTION routed."_set_from_rollup"(
+	"name" TEXT, /* & str */
+	"finer" TEXT /* & str */
+) RETURNS void
+STRICT
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_set_from_rollup_wrapper';
+
 CREATE  FUNCTION routed."last_meta"() RETURNS jsonb /* Option < JsonbOut > */
 STRICT
 LANGUAGE c /* Rust */
@@ -38,15 +46,22 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'recommend_rollups_wrapper';
 
 -- hand-written for the changed definitions (routed.cache_stats, routed._quantile_add), from sql/manual/
--- create_rollup analyzes the rollup after its backfill
-CREATE OR REPLACE PROCEDURE routed.create_rollup(name text, source regclass, granularity interval,
+-- create_rollup analyzes the rollup after its backfill, and may build it from a finer rollup
+-- (from_rollup, recorded in the catalog)
+ALTER TABLE routed.rollup_catalog ADD COLUMN from_rollup text;
+DROP PROCEDURE routed.create_rollup(text, regclass, interval, text[], jsonb, interval, interval);
+CREATE PROCEDURE routed.create_rollup(name text, source regclass, granularity interval,
                                       dimensions text[], measures jsonb,
                                       refresh_interval interval DEFAULT '1 minute',
-                                      refresh_lag interval DEFAULT '0')
+                                      refresh_lag interval DEFAULT '0',
+                                      from_rollup text DEFAULT NULL)
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM routed._create_rollup(name, source, granularity, dimensions, measures,
                                   refresh_interval, refresh_lag);
+    IF from_rollup IS NOT NULL THEN
+        PERFORM routed._set_from_rollup(name, from_rollup);
+    END IF;
     COMMIT;
     CALL routed.refresh_rollup(name);
     -- planner statistics now, not at autovacuum's next visit: the router's costs read them
@@ -147,7 +162,8 @@ SELECT c.name, c.source::regclass AS source, c.granularity, c.dimensions, c.meas
        pg_catalog.pg_total_relation_size(pg_catalog.to_regclass(format('routed.%I', c.name)))
        + pg_catalog.pg_total_relation_size(pg_catalog.to_regclass(format('routed.%I', c.name || '$delta'))) AS size_bytes,
        ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid) FROM pg_catalog.pg_index i
-              WHERE i.indrelid = pg_catalog.to_regclass(format('routed.%I', c.name)) ORDER BY i.indexrelid) AS indexes
+              WHERE i.indrelid = pg_catalog.to_regclass(format('routed.%I', c.name)) ORDER BY i.indexrelid) AS indexes,
+       c.from_rollup
   FROM routed.rollup_catalog c
   LEFT JOIN LATERAL (SELECT count(*) AS pending_ranges, min(i.logged_at) AS oldest_pending
                        FROM routed.invalidations i WHERE i.rollup_id = c.id) p ON true;
@@ -292,7 +308,13 @@ LANGUAGE plpgsql AS $$
 DECLARE
     target timestamptz;
     started timestamptz := clock_timestamp();
+    finer text;
 BEGIN
+    -- built from a finer rollup: that one first, so this one reads its states, not raw rows
+    SELECT c.from_rollup INTO finer FROM routed.rollup_catalog c WHERE c.name = refresh_rollup.name;
+    IF finer IS NOT NULL THEN
+        CALL routed.refresh_rollup(finer, "from", "to");
+    END IF;
     target := routed._refresh_begin(name, "to");
     COMMIT;
     WHILE routed._refresh_step(name, "from", "to", target) LOOP
@@ -476,6 +498,8 @@ BEGIN
             EXECUTE format('DROP TABLE IF EXISTS routed.%I, routed.%I', r.name, r.name || '$delta');
             DELETE FROM routed.invalidations i WHERE i.rollup_id = r.id;
             DELETE FROM routed.rollup_catalog c WHERE c.id = r.id;
+            -- those built from it go on from the source
+            UPDATE routed.rollup_catalog c SET from_rollup = NULL WHERE c.from_rollup = r.name;
         END LOOP;
         DELETE FROM routed.tracked t WHERE t.source::oid = o.objid;
     END LOOP;
@@ -598,4 +622,30 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM kept)
 $$;
 REVOKE ALL ON FUNCTION routed._compact_invalidations(int) FROM PUBLIC;
+
+-- drop_rollup refuses while rollups are built from the one it drops
+CREATE OR REPLACE FUNCTION routed.drop_rollup(name text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    r routed.rollup_catalog;
+BEGIN
+    SELECT * INTO r FROM routed.rollup_catalog c WHERE c.name = drop_rollup.name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('rollup %L does not exist', name);
+    END IF;
+    IF EXISTS (SELECT 1 FROM routed.rollup_catalog c WHERE c.from_rollup = r.name) THEN
+        RAISE EXCEPTION USING ERRCODE = '2BP01',
+            MESSAGE = format('rollup %L is the from_rollup of rollup %s', name,
+                             (SELECT string_agg(format('%L', c.name), ', ' ORDER BY c.name)
+                                FROM routed.rollup_catalog c WHERE c.from_rollup = r.name)),
+            HINT = 'drop the rollups built from it first';
+    END IF;
+    EXECUTE format('DROP TABLE IF EXISTS routed.%I, routed.%I', r.name, r.name || '$delta');
+    DELETE FROM routed.invalidations i WHERE i.rollup_id = r.id;
+    DELETE FROM routed.rollup_catalog c WHERE c.id = r.id;
+    IF NOT EXISTS (SELECT 1 FROM routed.rollup_catalog c WHERE c.source = r.source)
+       AND NOT (SELECT t.explicit FROM routed.tracked t WHERE t.source = r.source) THEN
+        PERFORM routed.untrack(r.source);
+    END IF;
+END $$;
 

@@ -105,7 +105,8 @@ fn due_rollups() -> Vec<(String, String)> {
                JOIN pg_catalog.pg_class cl ON cl.oid = pg_catalog.to_regclass(format('routed.%I', c.name))
               WHERE c.source IS NOT NULL
                 AND (c.last_refresh IS NULL OR c.last_refresh + c.refresh_interval <= now())
-              ORDER BY c.last_refresh NULLS FIRST",
+              -- rollups built from a finer one after it, so they read its fresh states
+              ORDER BY (pg_catalog.to_jsonb(c) ->> 'from_rollup') IS NOT NULL, c.last_refresh NULLS FIRST",
             None,
             &[],
         )?

@@ -34,6 +34,12 @@ mod routed {
         )
     }
 
+    /// Builds rollup `name` from the finer rollup `finer` (create_rollup's from_rollup).
+    #[pg_extern]
+    fn _set_from_rollup(name: &str, finer: &str) {
+        crate::rollups::from_rollup::set(name, finer)
+    }
+
     /// Rows of a tracked source with times in [lo, hi] appeared or went away without a
     /// statement its capture triggers saw (a partition attached or detached). SECURITY
     /// DEFINER for the DDL event triggers of whoever owns a partition; not granted to PUBLIC.

@@ -4,6 +4,8 @@
 
 pub mod admin;
 pub mod freshness;
+pub mod from_rollup;
+mod loaded;
 pub mod refresh;
 pub mod sketch_aggs;
 pub mod thresholds;

@@ -11,11 +11,11 @@
 //! Nothing here locks the source against writers: waiting for current writers (as CREATE INDEX
 //! CONCURRENTLY does) lets new ones proceed.
 
+use super::loaded::{load, no_rollup, Loaded};
 use crate::error::raise_with;
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
-use routed_core::rollup::RollupDef;
 
 /// Logged changes consumed per step.
 const LOG_BATCH: i64 = 10_000;
@@ -27,14 +27,6 @@ fn spi_error(e: pgrx::spi::Error) -> ! {
         PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
         format!("refresh failed: {e}"),
         None,
-    )
-}
-
-fn no_rollup(name: &str) -> ! {
-    raise_with(
-        PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
-        format!("rollup \"{name}\" does not exist"),
-        Some("routed.rollups lists the rollups".into()),
     )
 }
 
@@ -74,51 +66,6 @@ pub fn begin(name: &str, upto: Option<TimestampWithTimeZone>) -> TimestampWithTi
     // SAFETY: source is a relation oid read from the catalog; the invalidation is sent at commit.
     unsafe { pg_sys::CacheInvalidateRelcacheByRelid(source) };
     target
-}
-
-struct Loaded {
-    id: i32,
-    source: pg_sys::Oid,
-    def: RollupDef,
-    watermark: Option<TimestampWithTimeZone>,
-}
-
-fn load(c: &mut pgrx::spi::SpiClient<'_>, name: &str) -> Result<Loaded, pgrx::spi::Error> {
-    let row = c
-        .update(
-            "SELECT id, source::oid, time_column::text, extract(epoch FROM granularity)::int8,
-                    dimensions, states::text, watermark
-               FROM routed.rollup_catalog WHERE name = $1 FOR UPDATE",
-            None,
-            &[name.into()],
-        )?
-        .first();
-    if row.is_empty() {
-        no_rollup(name);
-    }
-    let states_text: String = row.get(6)?.unwrap_or_default();
-    let states = serde_json::from_str(&states_text)
-        .ok()
-        .and_then(|v| RollupDef::states_from_json(&v))
-        .unwrap_or_else(|| {
-            raise_with(
-                PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
-                format!("rollup \"{name}\" has unreadable states in routed.rollup_catalog"),
-                None,
-            )
-        });
-    Ok(Loaded {
-        id: row.get(1)?.unwrap_or_default(),
-        source: row.get(2)?.unwrap_or(pg_sys::InvalidOid),
-        def: RollupDef {
-            name: name.to_string(),
-            time_column: row.get(3)?.unwrap_or_default(),
-            width_secs: row.get(4)?.unwrap_or(1),
-            dimensions: row.get(5)?.unwrap_or_default(),
-            states,
-        },
-        watermark: row.get(7)?,
-    })
 }
 
 /// Waits until every transaction that holds a write lock on the source now has finished,
@@ -216,10 +163,13 @@ fn apply_logged(
         col,
         width,
     } = n;
-    let recompute_from = format!(
-        "ranges, unnest(ranges.m) AS x(range) JOIN {source} AS s \
-         ON s.{col} >= lower(x.range) AND s.{col} < upper(x.range)"
-    );
+    // the logged buckets, from the source, or from the finer rollup where it is exact
+    let recomputed = r.from_source_or_finer("(SELECT m FROM ranges)", |ranges| {
+        format!(
+            "unnest({ranges}) AS x(range) JOIN {source} AS s \
+             ON s.{col} >= lower(x.range) AND s.{col} < upper(x.range)"
+        )
+    });
     let sql = format!(
         "WITH log AS (
            DELETE FROM routed.invalidations i WHERE i.ctid = ANY(ARRAY(
@@ -254,7 +204,6 @@ fn apply_logged(
          written AS (INSERT INTO {table} {merged} RETURNING 1)
        SELECT (SELECT count(*) FROM log), (SELECT count(*) FROM deltas),
               (SELECT count(*) FROM written) - (SELECT count(*) FROM old) - (SELECT count(*) FROM dropped)",
-        recomputed = r.def.states_select(&recompute_from),
         key_cols = std::iter::once("d.bucket".to_string())
             .chain(r.def.dimensions.iter().map(|d| format!("d.{}", routed_core::names::quote_ident(d))))
             .collect::<Vec<_>>()
@@ -315,16 +264,26 @@ fn advance(
         .get_two()?;
     let floor_t = floor_t.unwrap_or(target);
     let from_sql = format!("{source} AS s WHERE s.{col} >= $1 AND s.{col} < $2");
+    let chunk = if r.finer.is_some() {
+        let parts = r.from_source_or_finer("tstzmultirange(tstzrange($1, $2))", |ranges| {
+            format!(
+                "unnest({ranges}) AS x(range) JOIN {source} AS s \
+                 ON s.{col} >= lower(x.range) AND s.{col} < upper(x.range)"
+            )
+        });
+        r.def.merge_select(&format!("({parts})"))
+    } else {
+        r.def.states_select(&from_sql)
+    };
     if floor_w.is_none_or(|f| f < floor_t) {
         wait_for_writers(r.source);
         let (start, end) = next_chunk(c, r, n, floor_w, floor_t)?;
         let sql = format!(
             "WITH gone AS (DELETE FROM {table} WHERE bucket >= $1 AND bucket < $2 RETURNING 1),
                   gone_deltas AS (DELETE FROM {delta} WHERE bucket >= $1 AND bucket < $2 RETURNING 1),
-                  written AS (INSERT INTO {table} {} RETURNING 1)
+                  written AS (INSERT INTO {table} {chunk} RETURNING 1)
              SELECT (SELECT count(*) FROM written) - (SELECT count(*) FROM gone),
-                    (SELECT count(*) FROM gone_deltas)",
-            r.def.states_select(&from_sql)
+                    (SELECT count(*) FROM gone_deltas)"
         );
         let rows = c
             .update(sql.as_str(), None, &[start.into(), end.into()])?

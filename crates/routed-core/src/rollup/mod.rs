@@ -10,8 +10,11 @@ use crate::query::{Agg, MAX_IDENTIFIER_BYTES, MAX_ITEMS};
 use serde_json::Value;
 use std::fmt::Write;
 
+mod from_finer;
 mod layout;
 pub mod touched;
+
+pub use from_finer::finer_covered_sql;
 
 /// A re-aggregatable state over source rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
