@@ -37,7 +37,7 @@ mod routed {
     /// Builds rollup `name` from the finer rollup `finer` (create_rollup's from_rollup).
     #[pg_extern]
     fn _set_from_rollup(name: &str, finer: &str) {
-        crate::rollups::from_rollup::set(name, finer)
+        admin::set_from_rollup(name, finer)
     }
 
     /// Rows of a tracked source with times in [lo, hi] appeared or went away without a

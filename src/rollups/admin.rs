@@ -196,3 +196,38 @@ fn tracked_time_column(source: pg_sys::Oid, rel: &routed_core::model::Relation) 
     .unwrap_or_else(|e| spi_error("tracking failed", e));
     col.to_string()
 }
+
+/// `create_rollup(..., from_rollup => finer)`: builds rollup `name` from rollup `finer` from
+/// now on (run by the procedure before the backfill), once the finer one keeps what it needs.
+pub fn set_from_rollup(name: &str, finer: &str) {
+    Spi::connect_mut(|c| {
+        let Some((rollup, _)) = super::loaded::read(c, name, true)? else {
+            super::loaded::no_rollup(name)
+        };
+        let Some((from, _)) = super::loaded::read(c, finer, false)? else {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+                format!("from_rollup: rollup \"{finer}\" does not exist"),
+                Some("routed.rollups lists the rollups".into()),
+            )
+        };
+        let why = if from.source != rollup.source || from.source == pg_sys::InvalidOid {
+            Err("it is not a rollup of the same source".to_string())
+        } else {
+            rollup.def.check_finer(&from.def)
+        };
+        if let Err(why) = why {
+            invalid(
+                format!("rollup \"{name}\" cannot be built from rollup \"{finer}\": {why}"),
+                Some("from_rollup names a rollup of the same source whose granularity divides this one's and which keeps its dimensions and measures".into()),
+            );
+        }
+        c.update(
+            "UPDATE routed.rollup_catalog SET from_rollup = $2 WHERE name = $1",
+            None,
+            &[name.into(), finer.into()],
+        )?;
+        Ok::<_, pgrx::spi::Error>(())
+    })
+    .unwrap_or_else(|e| spi_error("create_rollup failed", e))
+}

@@ -4,7 +4,6 @@
 
 pub mod admin;
 pub mod freshness;
-pub mod from_rollup;
 mod loaded;
 pub mod refresh;
 pub mod sketch_aggs;
