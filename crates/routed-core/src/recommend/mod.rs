@@ -124,6 +124,19 @@ fn need(q: &Query) -> Option<Need> {
     })
 }
 
+/// The rollup's columns, those more of its documents use first, then by name: the order must
+/// not depend on which document was measured slower (timings vary between runs).
+fn stable_order(columns: Vec<String>, members: &[usize], observed: &[Observed]) -> Vec<String> {
+    let needs: Vec<Need> = members
+        .iter()
+        .filter_map(|&i| need(&observed[i].query))
+        .collect();
+    let uses = |c: &String| needs.iter().filter(|n| n.columns.contains(c)).count();
+    let mut keyed: Vec<(usize, String)> = columns.into_iter().map(|c| (uses(&c), c)).collect();
+    keyed.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    keyed.into_iter().map(|(_, c)| c).collect()
+}
+
 fn gcd(a: i64, b: i64) -> i64 {
     if b == 0 {
         a
@@ -235,12 +248,13 @@ pub fn recommend(
             names.push(name.clone());
             let mut states = c.states;
             states.sort_by_key(|s| s.to_string());
+            let dimensions = stable_order(c.columns, &c.members, observed);
             Suggestion {
                 name,
                 source: c.source,
                 width_secs: width,
-                est_bytes: est_rows * estimate::row_bytes(c.columns.len(), &states),
-                dimensions: c.columns,
+                est_bytes: est_rows * estimate::row_bytes(dimensions.len(), &states),
+                dimensions,
                 measures: states,
                 fingerprints: c
                     .members

@@ -87,7 +87,7 @@ fn documents_of_one_source_share_a_rollup_with_the_union_of_what_they_need() {
     assert_eq!(s.len(), 1, "{s:?}");
     let r = &s[0];
     assert_eq!(r.width_secs, 900, "15 minutes tiles 1 hour and days");
-    assert_eq!(r.dimensions, ["status", "rule_category", "metric_type"]);
+    assert_eq!(r.dimensions, ["metric_type", "rule_category", "status"]);
     assert_eq!(r.fingerprints, ["a", "b", "c"]);
     assert_eq!((r.calls, r.base_ms), (30, 1500.0));
     assert_eq!(r.name, "metrics_15min");
@@ -97,7 +97,7 @@ fn documents_of_one_source_share_a_rollup_with_the_union_of_what_they_need() {
     assert_eq!(
         r.statement(),
         "CALL routed.create_rollup('metrics_15min', '\"public\".\"metrics\"', '900 seconds', \
-         ARRAY['status', 'rule_category', 'metric_type']::text[], \
+         ARRAY['metric_type', 'rule_category', 'status']::text[], \
          '[{\"agg\":\"avg\",\"column\":\"ms\"},{\"agg\":\"count\"},{\"agg\":\"percentile\",\"column\":\"ms\"}]')"
     );
 }
@@ -160,4 +160,38 @@ fn joined_documents_need_the_key_not_the_attributes() {
     let s = run(&[observed("j", q, 10.0)]);
     assert_eq!(s[0].dimensions, ["rule_id"]);
     assert_eq!(s[0].width_secs, 3600);
+}
+
+#[test]
+fn the_dimensions_order_does_not_follow_which_document_was_measured_slower() {
+    let two = |a_ms: f64, b_ms: f64| {
+        let obs = vec![
+            observed(
+                "a",
+                &doc(
+                    r#""status", "rule_category""#,
+                    "",
+                    r#"{"name": "n", "agg": "count"}"#,
+                    "",
+                ),
+                a_ms,
+            ),
+            observed(
+                "b",
+                &doc(
+                    r#""metric_type", "status""#,
+                    "",
+                    r#"{"name": "n", "agg": "count"}"#,
+                    "",
+                ),
+                b_ms,
+            ),
+        ];
+        run(&obs).remove(0).dimensions
+    };
+    assert_eq!(
+        two(900.0, 100.0),
+        ["status", "metric_type", "rule_category"]
+    );
+    assert_eq!(two(100.0, 900.0), two(900.0, 100.0));
 }
