@@ -618,38 +618,53 @@ def rollup_phase(port, rng, rows, now_guess, rounds, per_round, parts=None):
 
 
 def date_cache_phase(port, rng, now_guess, rounds, per_round):
-    """The source tracked on its date column (issue #17) with the cache on: the same documents
-    on the date column, each in its own TimeZone, asked after every write at budget 0 (hits and
-    misses alike) against the oracle; a write must invalidate every entry whose answer it
-    changes, whatever TimeZone read it."""
+    """The source tracked on its date column (issue #17) with the cache on and a daily rollup
+    over it: the same documents on the date column (most reshaped so the rollup can answer
+    them), each in its own TimeZone, asked after every write at budget 0 (hits and misses
+    alike) against the oracle; a write must invalidate every entry whose answer it changes,
+    whatever TimeZone read it, and the wall-clock rollup must answer as the base table does."""
     rows = make_rows(rng, now_guess, 3000)
     load(port, rows)
     psql(port, f"SELECT routed.track('{TABLE}', 'day')")
+    # a rollup over the date column: wall-clock days, answering in every TimeZone
+    psql(port, f"CALL routed.create_rollup('diff_dates', '{TABLE}', '1 day', ARRAY['region', 'kind', 'flag']::text[], "
+               f"'{json.dumps(ROLLUP_MEASURES)}')")
     docs = []
     while len(docs) < per_round:
         doc = gen_document(rng, now_guess)
         t = doc.get("time", {})
         # a window relative to now is never exact for a later statement: absolute ones only
         if t.get("column") == "day" and all(t.get(k, "n")[0].isdigit() for k in ("from", "to")):
+            if rng.random() < 0.6:
+                doc = rollupify(doc, rng, now_guess)
+                doc["time"]["column"] = "day"
             docs.append((doc, rng.choice(ZONES)))
     ids = iter(range(10 ** 7, 10 ** 8))
-    failures, checked, hits = 0, 0, 0
+    failures, checked, hits, from_rollup = 0, 0, 0, 0
     for n in range(rounds):
         what, rows = mutate(port, rng, rows, now_guess, ids, truncate=(n == rounds // 2), refresh=False)
+        if n % 4 == 3:
+            psql(port, "CALL routed.refresh_rollup('diff_dates')")
+            what += " and a refresh"
         now_us, answers = run_documents(port, docs)
         for (doc, zone), answer in zip(docs, answers):
             checked += 1
             hits += answer["meta"]["cache"] == "hit"
+            from_rollup += answer["meta"]["source"] != "base"
             problem = compare(doc, answer, oracle(doc, rows, Clock(zone, now_us)))
             if problem:
                 failures += 1
                 if failures <= 5:
                     print(f"round {n} after {what} (TimeZone {zone}): {problem}\n  {json.dumps(doc)}\n  {answer['meta']}")
     print(f"differential date-tracked cache: {checked - failures} passed, {failures} failed over {rounds} rounds "
-          f"of writes, {hits} answers from the cache")
+          f"of writes, {hits} answers from the cache, {from_rollup} computed from the date rollup")
     if hits < checked // 20:
         print(f"differential date-tracked cache: only {hits} of {checked} answers were hits")
         failures += 1
+    if from_rollup < checked // 20:
+        print(f"differential date-tracked cache: only {from_rollup} of {checked} answers read the date rollup")
+        failures += 1
+    psql(port, "SELECT routed.drop_rollup('diff_dates')")
     psql(port, f"SELECT routed.untrack('{TABLE}')")
     return failures
 

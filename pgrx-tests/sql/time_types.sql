@@ -1,7 +1,7 @@
 -- Tracked timestamp and date columns (issue #17): a write invalidates, at commit, the cached
 -- answers it may change in any session TimeZone (a wall-clock time means a different instant in
 -- each, so its change counts for every instant it may mean); answers at budget 0 equal the plain
--- SQL's; rollups over them are refused for now.
+-- SQL's (rollups over them: wall_clock.sql).
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
 CREATE TABLE wall (ts timestamp NOT NULL, v int);
@@ -63,12 +63,6 @@ SELECT * FROM days_sum();
 INSERT INTO days VALUES ('2026-11-20', 5);
 SELECT * FROM days_sum();
 SET TimeZone = 'UTC';
-
--- rollups need timestamptz for now: refused with the reason
--- (try_sql from rollups.sql)
-SELECT try_sql($$CALL routed.create_rollup('wall_hourly', 'wall', '1 hour', '{}', '[]')$$);
-SELECT try_sql($$CALL routed.create_rollup('days_daily', 'days', '1 day', '{}', '[]')$$);
-SELECT count(*) AS rollups FROM routed.rollup_catalog;
 
 SELECT routed.untrack('wall'), routed.untrack('days');
 DROP FUNCTION wall_sum(), days_sum();

@@ -1,7 +1,10 @@
 //! The rollups' SQL surface: `routed._create_rollup` and the refresh steps behind the
-//! `routed.create_rollup` and `routed.refresh_rollup` procedures (sql/rollups.sql).
+//! `routed.create_rollup` and `routed.refresh_rollup` procedures (sql/rollups.sql). They run
+//! with TimeZone UTC: a rollup over a `timestamp` or `date` column keeps its wall-clock times
+//! as if read in UTC, and its SQL compares the column with timestamptz bounds.
 
 use crate::pg::jsonb::JsonbArg;
+use crate::pg::time::in_utc;
 use crate::rollups::{admin, refresh};
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
@@ -23,21 +26,23 @@ mod routed {
         refresh_interval: Interval,
         refresh_lag: Interval,
     ) {
-        admin::create(
-            name,
-            source,
-            granularity,
-            dimensions,
-            measures,
-            refresh_interval,
-            refresh_lag,
-        )
+        in_utc(|| {
+            admin::create(
+                name,
+                source,
+                granularity,
+                dimensions,
+                measures,
+                refresh_interval,
+                refresh_lag,
+            )
+        })
     }
 
     /// Builds rollup `name` from the finer rollup `finer` (create_rollup's from_rollup).
     #[pg_extern]
     fn _set_from_rollup(name: &str, finer: &str) {
-        admin::set_from_rollup(name, finer)
+        in_utc(|| admin::set_from_rollup(name, finer))
     }
 
     /// Rows of a tracked source with times in [lo, hi] appeared or went away without a
@@ -52,7 +57,7 @@ mod routed {
     /// Raises the threshold to the watermark this refresh will reach; returns that target.
     #[pg_extern]
     fn _refresh_begin(name: &str, upto: Option<TimestampWithTimeZone>) -> TimestampWithTimeZone {
-        refresh::begin(name, upto)
+        in_utc(|| refresh::begin(name, upto))
     }
 
     /// Rollups to build, from the documents `routed.query_stats` saw answered from the base
@@ -98,6 +103,6 @@ mod routed {
         to: Option<TimestampWithTimeZone>,
         target: TimestampWithTimeZone,
     ) -> bool {
-        refresh::step(name, from, to, target)
+        in_utc(|| refresh::step(name, from, to, target))
     }
 }

@@ -92,7 +92,14 @@ pub unsafe extern "C-unwind" fn routed_capture(fcinfo: pg_sys::FunctionCallInfo)
             note_for_cache(source, range.into_iter().collect(), nulls);
             if let Some((lo, hi)) = range {
                 if lo < max_threshold(source) {
-                    capture_inserts(trig, source, lo, hi, time_column(t));
+                    // the instants are widened for a timestamp or date column, so they bound
+                    // its rollups' wall-clock times too; their SQL reads the column as UTC
+                    let capture = || capture_inserts(trig, source, lo, hi, time_column(t));
+                    if col.kind == TimeKind::TimestampTz {
+                        capture()
+                    } else {
+                        crate::pg::time::in_utc(capture)
+                    }
                 }
             }
         }

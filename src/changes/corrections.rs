@@ -62,13 +62,10 @@ pub fn log_touched(t: &pg_sys::TriggerData, source: pg_sys::Oid, col: TimeColumn
         let mut touched = Touched::new(&widths, crate::gucs::max_ranges_per_statement());
         for store in [t.tg_oldtable, t.tg_newtable] {
             // SAFETY: store is one of the statement's transition tables (or NULL) and col a
-            // column of the trigger's relation (a rollup's source: timestamptz, so lo == hi).
+            // column of the trigger's relation; times as its rollups store them, one each.
             unsafe {
-                super::transition::scan_times(store, t.tg_relation, col, |lo, hi| {
-                    touched.add(lo);
-                    if hi != lo {
-                        touched.add(hi);
-                    }
+                super::transition::scan_rollup_times(store, t.tg_relation, col, |lo, _| {
+                    touched.add(lo)
                 })
             };
         }

@@ -64,6 +64,27 @@ impl TimeKind {
     }
 }
 
+impl TimeKind {
+    /// The value as a wall-clock rollup stores it (a `timestamp` or `date` read as UTC; a
+    /// timestamptz as itself), in PostgreSQL's microseconds, as an inclusive range of one.
+    pub fn as_rollup_bucket_time(self, datum: pg_sys::Datum) -> (i64, i64) {
+        match self {
+            TimeKind::TimestampTz | TimeKind::Timestamp => {
+                let v = datum.value() as i64;
+                (v, v)
+            }
+            TimeKind::Date => {
+                let v = match datum.value() as i32 {
+                    i32::MIN => i64::MIN,
+                    i32::MAX => i64::MAX,
+                    d => i64::from(d) * DAY_US,
+                };
+                (v, v)
+            }
+        }
+    }
+}
+
 /// Calls `each` with the instants the time column of every row of a transition table may
 /// mean (`(lo, hi)`, inclusive; one instant for timestamptz), skipping NULL times; returns
 /// whether some rows had a NULL time. A NULL table (no such transition) has none.
@@ -75,6 +96,34 @@ pub unsafe fn scan_times(
     store: *mut pg_sys::Tuplestorestate,
     rel: pg_sys::Relation,
     col: TimeColumn,
+    each: impl FnMut(i64, i64),
+) -> bool {
+    // SAFETY: passed on from the caller.
+    unsafe { scan_with(store, rel, col, TimeKind::instants, each) }
+}
+
+/// As [`scan_times`], with each time as a wall-clock rollup stores it
+/// ([`TimeKind::as_rollup_bucket_time`]).
+///
+/// # Safety
+/// As for [`scan_times`].
+pub unsafe fn scan_rollup_times(
+    store: *mut pg_sys::Tuplestorestate,
+    rel: pg_sys::Relation,
+    col: TimeColumn,
+    each: impl FnMut(i64, i64),
+) -> bool {
+    // SAFETY: passed on from the caller.
+    unsafe { scan_with(store, rel, col, TimeKind::as_rollup_bucket_time, each) }
+}
+
+/// # Safety
+/// As for [`scan_times`].
+unsafe fn scan_with(
+    store: *mut pg_sys::Tuplestorestate,
+    rel: pg_sys::Relation,
+    col: TimeColumn,
+    map: fn(TimeKind, pg_sys::Datum) -> (i64, i64),
     mut each: impl FnMut(i64, i64),
 ) -> bool {
     let attnum = col.attnum;
@@ -98,7 +147,7 @@ pub unsafe fn scan_times(
                 nulls = true;
                 continue;
             }
-            let (lo, hi) = col.kind.instants(*(*slot).tts_values.add(i));
+            let (lo, hi) = map(col.kind, *(*slot).tts_values.add(i));
             each(lo, hi);
         }
         pg_sys::ExecDropSingleTupleTableSlot(slot);

@@ -147,7 +147,8 @@ fn create_relations(
     Ok(())
 }
 
-/// The source's tracked time column; tracks it first when it has exactly one timestamptz column.
+/// The source's tracked time column (timestamptz, timestamp or date); tracks it first when it
+/// has exactly one timestamptz column.
 fn tracked_time_column(source: pg_sys::Oid, rel: &routed_core::model::Relation) -> String {
     let tracked = Spi::get_one_with_args::<String>(
         "SELECT time_column::text FROM routed.tracked WHERE source = $1",
@@ -156,21 +157,6 @@ fn tracked_time_column(source: pg_sys::Oid, rel: &routed_core::model::Relation) 
     .ok()
     .flatten();
     if let Some(col) = tracked {
-        let typ = rel
-            .columns
-            .iter()
-            .find(|c| c.name == col)
-            .map(|c| c.base_oid);
-        if typ != Some(routed_core::model::oid::TIMESTAMPTZ) {
-            raise_with(
-                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                format!(
-                    "rollups need a timestamptz time column; {} is tracked on {col}, a timestamp or date column",
-                    rel.display()
-                ),
-                Some("answers on it are cached and invalidated by range; rollups over timestamp and date columns are not supported yet".into()),
-            );
-        }
         return col;
     }
     let candidates: Vec<&str> = rel

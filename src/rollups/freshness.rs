@@ -7,7 +7,7 @@ use crate::pg::params::typed_args;
 use crate::pg::snapshot::read;
 use pgrx::prelude::*;
 use routed_core::codegen::window_sql;
-use routed_core::resolve::Bound;
+use routed_core::resolve::{Bound, TimeKind};
 use routed_core::rollup::RollupDef;
 use routed_core::route::{Pending, RollupFacts, Window};
 
@@ -138,12 +138,21 @@ pub fn rollups(source: u32) -> Vec<RollupFacts> {
 pub fn window(bound: &Bound) -> Option<Window> {
     let (sql, params) = window_sql(bound)?;
     let args = typed_args(&params);
+    let wall_clock = bound
+        .time
+        .as_ref()
+        .is_some_and(|t| t.kind != TimeKind::TimestampTz);
     read(&sql, &args, |rows| {
+        let from_us = rows.get(0, 1);
+        let to_us = rows.get(0, 2)?;
         Some(Window {
-            from_us: rows.get(0, 1),
-            to_us: rows.get(0, 2)?,
+            from_us,
+            to_us,
             now_us: rows.get(0, 3)?,
             calendar_boundaries_us: rows.get(0, 4),
+            offset_secs: wall_clock
+                .then(|| crate::pg::time::constant_utc_offset(from_us, to_us))
+                .flatten(),
         })
     })
 }

@@ -8,7 +8,7 @@ use crate::codegen::{Gen, ParamValue};
 use crate::model::{oid, SqlType};
 use crate::names::quote_ident;
 use crate::query::Agg;
-use crate::resolve::{Bound, BoundFilter, BoundMeasure, BoundTime};
+use crate::resolve::{Bound, BoundFilter, BoundMeasure, BoundTime, TimeKind};
 use crate::rollup::{RollupDef, State, StateKind};
 use crate::route::Plan;
 use crate::time::format_rfc3339_utc;
@@ -17,6 +17,12 @@ use std::fmt::Write;
 const TSTZMULTIRANGE: u32 = 4534;
 /// Base-table ranges up to this many are OR'ed conditions; more are joined from a multirange.
 const MAX_OR_RANGES: usize = 16;
+const TS: &str = "\"pg_catalog\".\"timestamp\"";
+const TSTZ: &str = "\"pg_catalog\".\"timestamptz\"";
+const EPOCH: &str = "TIMESTAMP '1970-01-01 00:00:00'";
+const EPOCH_TZ: &str = "TIMESTAMPTZ '1970-01-01 00:00:00+00'";
+/// A wall-clock rollup's bucket (stored as if read in UTC) read in the session TimeZone.
+const WALL_BUCKET: &str = "CAST((r.bucket AT TIME ZONE 'UTC') AS \"pg_catalog\".\"timestamptz\")";
 
 /// `{[a,b),[c,d)}` with `-infinity` for an open start.
 pub fn multirange_text(ranges: &[(Option<i64>, i64)]) -> String {
@@ -157,10 +163,17 @@ impl Gen {
         shape: &Shape,
     ) {
         self.push("SELECT ");
+        // a timestamp or date column's rollup keeps wall-clock buckets as if read in UTC: the
+        // answer reads their wall-clock start in the session TimeZone, as the base rows' times
+        let bucket = if t.kind == TimeKind::TimestampTz {
+            "r.bucket"
+        } else {
+            WALL_BUCKET
+        };
         if shape.calendar {
-            self.push("r.bucket");
+            self.push(bucket);
         } else if shape.bucketed {
-            self.bucket_of(t, "r.bucket");
+            self.bucket_of(t, bucket);
         } else {
             self.push("NULL");
         }
@@ -226,14 +239,23 @@ impl Gen {
         let col = quote_ident(&def.time_column);
         self.push(" UNION ALL SELECT ");
         if shape.calendar {
-            self.push("date_bin(");
+            // a wall-clock rollup's parts: binned on the wall clock, then read in the session
+            // TimeZone (whose offset need not be a multiple of the width)
+            let (open, rest) = match t.kind {
+                TimeKind::TimestampTz => ("date_bin(", format!("s.{col}, {EPOCH_TZ})")),
+                _ => (
+                    "CAST(date_bin(",
+                    format!("CAST(s.{col} AS {TS}), {EPOCH}) AS {TSTZ})"),
+                ),
+            };
+            self.push(open);
             self.text(
                 format!("{} seconds", shape.width_secs),
                 oid::INTERVAL,
                 "interval",
                 "time.granularity",
             );
-            let _ = write!(self.sql, ", s.{col}, TIMESTAMPTZ '1970-01-01 00:00:00+00')");
+            let _ = write!(self.sql, ", {rest}");
         } else if shape.bucketed {
             self.bucket_of(t, &format!("s.{col}"));
         } else {
@@ -270,77 +292,6 @@ impl Gen {
                 ") AS x(range) JOIN {} AS s ON s.{col} >= lower(x.range) AND s.{col} < upper(x.range) WHERE true",
                 b.relation
             );
-        }
-    }
-
-    /// One measure from merged states, cast to PostgreSQL's own result type for it.
-    fn merged(&mut self, def: &RollupDef, m: &BoundMeasure, result_type: &str) {
-        let col = m.column.as_deref();
-        let state = |kind| def.state(kind, col).expect("the router checked the states");
-        match m.agg {
-            Agg::Count => {
-                let kind = if col.is_none() {
-                    StateKind::Rows
-                } else {
-                    StateKind::Count
-                };
-                self.push("CAST(coalesce(");
-                self.merge(state(kind), m);
-                self.push(", 0) AS \"pg_catalog\".\"int8\")");
-            }
-            Agg::Sum => {
-                self.push("CAST(");
-                self.merge(state(StateKind::Sum), m);
-                let _ = write!(self.sql, " AS \"pg_catalog\".{})", quote_ident(result_type));
-            }
-            Agg::Min | Agg::Max => {
-                let kind = if m.agg == Agg::Min {
-                    StateKind::Min
-                } else {
-                    StateKind::Max
-                };
-                self.merge(state(kind), m);
-            }
-            Agg::Avg => {
-                // PostgreSQL's avg divides its sum by its count in the same types
-                let divisor = if result_type == "numeric" {
-                    "numeric"
-                } else {
-                    "float8"
-                };
-                self.push("(CAST(");
-                self.merge(state(StateKind::AvgSum), m);
-                let _ = write!(
-                    self.sql,
-                    " AS \"pg_catalog\".{}) / CAST(nullif(",
-                    quote_ident(result_type)
-                );
-                self.merge(state(StateKind::Count), m);
-                let _ = write!(self.sql, ", 0) AS \"pg_catalog\".\"{divisor}\"))");
-            }
-            Agg::Percentile => {
-                self.push("\"routed\".\"quantile\"(");
-                self.merge(state(StateKind::Quantile), m);
-                self.push(", ");
-                let q = m.q.expect("parse requires q for percentile");
-                self.text(q.to_string(), oid::FLOAT8, "float8", "measures.q");
-                self.push(")");
-            }
-            Agg::CountDistinct => {
-                self.push("CAST(coalesce(\"routed\".\"distinct_count\"(");
-                self.merge(state(StateKind::Distinct), m);
-                self.push("), 0) AS \"pg_catalog\".\"int8\")");
-            }
-        }
-    }
-
-    fn merge(&mut self, s: &State, m: &BoundMeasure) {
-        let _ = write!(self.sql, "{}(u.{})", s.kind.merge(), quote_ident(&s.name));
-        if !m.filters.is_empty() {
-            self.qualifier = "u.";
-            self.push(" FILTER (WHERE ");
-            self.conjunction(&m.filters);
-            self.push(")");
         }
     }
 }

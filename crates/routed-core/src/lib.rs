@@ -10,6 +10,7 @@ pub mod budget;
 pub mod cache;
 pub mod codegen;
 mod codegen_join;
+mod codegen_merge;
 mod codegen_post;
 mod codegen_rollup;
 pub mod error;

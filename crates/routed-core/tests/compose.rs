@@ -57,6 +57,7 @@ fn route(facts: &[RollupFacts], from: i64, to: i64, budget: i64) -> Plan {
         from_us: Some(from),
         to_us: to,
         calendar_boundaries_us: None,
+        offset_secs: None,
     };
     plan(&bound(), budget, facts, Some(&w))
 }

@@ -146,6 +146,7 @@ fn window() -> Window {
         from_us: Some(NOV1 + 24 * HOUR + 30 * 60_000_000),
         to_us: NOV1 + 8 * 24 * HOUR,
         calendar_boundaries_us: None,
+        offset_secs: None,
     }
 }
 

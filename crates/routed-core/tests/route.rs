@@ -42,6 +42,7 @@ fn window(from: Option<i64>, to: i64) -> Window {
         from_us: from,
         to_us: to,
         calendar_boundaries_us: None,
+        offset_secs: None,
     }
 }
 

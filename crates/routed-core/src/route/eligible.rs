@@ -32,15 +32,35 @@ pub fn eligible<'w>(
     let (Some(t), Some(w)) = (&bound.time, window) else {
         return Err("the document has no time range; rollups answer time ranges only".into());
     };
-    if t.column != def.time_column || t.kind != TimeKind::TimestampTz {
+    if t.column != def.time_column {
         return Err(format!(
             "the rollup is bucketed on {}, not {}",
             def.time_column, t.column
         ));
     }
+    let wall_clock = t.kind != TimeKind::TimestampTz;
+    let offset = match w.offset_secs {
+        Some(off) if wall_clock => off,
+        None if wall_clock => {
+            return Err(format!(
+                "the session TimeZone changes its UTC offset within a day of the window, and {} is a {} column (its buckets are wall-clock times)",
+                t.column,
+                if t.kind == TimeKind::Date { "date" } else { "timestamp" }
+            ))
+        }
+        _ => 0,
+    };
     let width = def.width_secs * MICROS;
     match t.granularity {
         None => {}
+        Some(Granularity::Fixed(g)) if g % def.width_secs == 0 && offset % def.width_secs != 0 => {
+            return Err(format!(
+                "the session TimeZone's UTC offset ({:+03}:{:02}) is not a multiple of the rollup's {}, so its wall-clock buckets straddle the answer's",
+                offset / 3600,
+                offset.abs() % 3600 / 60,
+                format_interval(width)
+            ))
+        }
         Some(Granularity::Fixed(g)) if g % def.width_secs == 0 => {}
         Some(Granularity::Fixed(_)) => {
             return Err(format!(

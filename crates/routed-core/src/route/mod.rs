@@ -6,7 +6,7 @@
 //! above the watermarks, invalidated buckets too stale for the budget. At budget 0 the plan's
 //! answer is the base table's answer.
 
-use crate::resolve::Bound;
+use crate::resolve::{Bound, TimeKind};
 use crate::rollup::RollupDef;
 use crate::time::{format_interval, TimeBound};
 use compose::{compose, opened, Usable};
@@ -67,7 +67,33 @@ pub struct Window {
     /// `to`, so the router can check that a rollup's buckets tile the calendar buckets in the
     /// session TimeZone; None when they could not be listed (no `from`).
     pub calendar_boundaries_us: Option<Vec<i64>>,
+    /// For a `timestamp` or `date` time column: the session TimeZone's UTC offset in seconds
+    /// (east positive) when it is the same from a day before the window to a day after it;
+    /// None when it changes there (or the column is timestamptz).
+    pub offset_secs: Option<i64>,
 }
+
+impl Window {
+    /// The window in the terms of a rollup over a `timestamp` or `date` column, whose buckets
+    /// are wall-clock times stored as if read in UTC: each instant moved by the session's UTC
+    /// offset (the clock `now` stays). Unchanged without a constant offset (such rollups
+    /// cannot answer then).
+    fn wall_clock(&self) -> Window {
+        let off = self.offset_secs.unwrap_or(0) * MICROS;
+        Window {
+            now_us: self.now_us,
+            from_us: self.from_us.map(|f| f.saturating_add(off)),
+            to_us: self.to_us.saturating_add(off),
+            calendar_boundaries_us: self
+                .calendar_boundaries_us
+                .as_ref()
+                .map(|b| b.iter().map(|x| x.saturating_add(off)).collect()),
+            offset_secs: self.offset_secs,
+        }
+    }
+}
+
+const MICROS: i64 = 1_000_000;
 
 /// One source the router considered, and why it can or cannot answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,6 +157,19 @@ pub fn plan(
     rollups: &[RollupFacts],
     window: Option<&Window>,
 ) -> Plan {
+    // a timestamp or date column's rollups hold wall-clock buckets: the router works in their
+    // terms and moves what the base table reads back to instants
+    let wall_clock = bound
+        .time
+        .as_ref()
+        .is_some_and(|t| t.kind != TimeKind::TimestampTz);
+    let moved = window.filter(|_| wall_clock).map(Window::wall_clock);
+    let window = moved.as_ref().or(window);
+    let back = window
+        .and_then(|w| w.offset_secs)
+        .filter(|_| wall_clock)
+        .unwrap_or(0)
+        * MICROS;
     let mut candidates = Vec::with_capacity(rollups.len() + 1);
     let mut covers: Vec<(usize, Coverage)> = Vec::new();
     for (i, r) in rollups.iter().enumerate() {
@@ -182,7 +221,7 @@ pub fn plan(
     let Some(composed) = composed.filter(|c| !c.reads.is_empty()) else {
         return base_plan(bound, candidates, budget_micros);
     };
-    let abs = |us: i64| Some(TimeBound::Absolute(us));
+    let abs = |us: i64| Some(TimeBound::Absolute(us - back));
     let mut segments = Vec::new();
     let mut approximate = false;
     let mut reads = Vec::new();
@@ -237,7 +276,7 @@ pub fn plan(
         base_ranges: composed
             .base
             .iter()
-            .map(|&(lo, hi)| (opened(lo), hi))
+            .map(|&(lo, hi)| (opened(lo).map(|l| l - back), hi - back))
             .collect(),
         staleness_micros: composed.staleness_us,
         budget_micros,
