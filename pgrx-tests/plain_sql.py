@@ -76,6 +76,11 @@ BUCKETS = [
     ("superset", lambda u: f"DATE_TRUNC('{u}', ts)", ["hour", "day"]),
     ("bin", lambda w: f"date_bin('{w}', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00')", ["15 minutes", "1 hour", "2 hours"]),
     ("date", lambda _: "CAST(ts AS date)", [None]),
+    # a named zone, whatever the session's (the answer is computed in it); CET is an abbreviation
+    # (fixed +01:00, not the zone) and plans natively
+    ("zoned", lambda uz: f"date_trunc('{uz[0]}', ts, '{uz[1]}')",
+     [("day", "Asia/Kolkata"), ("hour", "America/New_York"), ("hour", "Asia/Kolkata"), ("day", "UTC"),
+      ("week", "Europe/Paris"), ("hour", "CET")]),
 ]
 
 AGGS = ["count(*)", "count(qty)", "sum(qty)", "sum(amount)", "min(latency)", "max(latency)",

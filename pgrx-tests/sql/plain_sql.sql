@@ -78,6 +78,21 @@ RESET plan_cache_mode;
 SET TimeZone = 'Asia/Kolkata';
 SELECT answered($q$SELECT date_trunc('hour', ts), count(*) FROM pm WHERE ts >= '2026-10-10' AND ts < '2026-10-11' GROUP BY 1$q$) AS kolkata_hours;
 SELECT answered($q$SELECT date_trunc('day', ts), count(*) FROM pm WHERE ts >= '2026-10-10' AND ts < '2026-10-12' GROUP BY 1$q$) AS kolkata_days;
+-- date_trunc with a named zone: computed in that zone, whatever the session's (here
+-- Kolkata, whose days start at :30); its rows are PostgreSQL's (the same query with routed.transparent off below)
+SET TimeZone = 'Asia/Kolkata';
+SELECT answered($q$SELECT date_trunc('day', ts, 'America/New_York') AS day, status, count(*), sum(n) FROM pm
+  WHERE ts >= '2026-10-10' AND ts < '2026-10-13' GROUP BY 1, 2 ORDER BY 1, 2$q$) AS named_zone_days;
+SELECT date_trunc('day', ts, 'America/New_York') AS day, status, count(*), sum(n) FROM pm
+  WHERE ts >= '2026-10-10' AND ts < '2026-10-13' GROUP BY 1, 2 ORDER BY 1, 2;
+SET routed.transparent = off;
+SELECT date_trunc('day', ts, 'America/New_York') AS day, status, count(*), sum(n) FROM pm
+  WHERE ts >= '2026-10-10' AND ts < '2026-10-13' GROUP BY 1, 2 ORDER BY 1, 2;
+SET routed.transparent = on;
+-- hours of a named half-hour zone: decided at execution, as for the session's, the native plan
+-- answers; UTC hours asked from Kolkata come from the rollup
+SELECT answered($q$SELECT date_trunc('hour', ts, 'Asia/Kolkata'), count(*) FROM pm WHERE ts >= '2026-10-10' AND ts < '2026-10-11' GROUP BY 1$q$) AS named_zone_hours;
+SELECT answered($q$SELECT date_trunc('hour', ts, 'UTC'), count(*) FROM pm WHERE ts >= '2026-10-10' AND ts < '2026-10-11' GROUP BY 1$q$) AS utc_hours;
 SET TimeZone = 'UTC';
 -- a transaction that has written reads its own rows: the native plan answers
 BEGIN;
@@ -113,7 +128,8 @@ SELECT q AS refused, plan_same(q) AS plan_is_postgresqls
     $$SELECT count(*) FROM pm WHERE ts >= '2026-10-10' AND ts < '2026-10-11' UNION ALL SELECT 1$$,
     $$SELECT string_agg(status, ',') FROM pm WHERE ts >= '2026-10-10' AND ts < '2026-10-11'$$,
     $$SELECT count(*) FROM pm WHERE ts >= '2026-10-10' AND ts < '2026-10-11' AND lower(status) = 'ok'$$,
-    $$SELECT date_trunc('hour', ts, 'Europe/Paris'), count(*) FROM pm WHERE ts >= '2026-10-10' AND ts < '2026-10-11' GROUP BY 1$$,
+    $$SELECT date_trunc('hour', ts, 'CET'), count(*) FROM pm WHERE ts >= '2026-10-10' AND ts < '2026-10-11' GROUP BY 1$$,
+    $$SELECT date_trunc('hour', ts, 'Mars/Olympus'), count(*) FROM pm WHERE ts >= '2026-10-10' AND ts < '2026-10-11' GROUP BY 1$$,
     $$SELECT status FROM pm WHERE ts >= '2026-10-10' AND ts < '2026-10-11' LIMIT 1$$
   ]) AS q;
 -- row security: a policy applies to a role without BYPASSRLS

@@ -52,6 +52,31 @@ pub fn route(
     if let Some(why) = ruled_out() {
         return Err(why);
     }
+    in_bucket_zone(recipe, || route_here(recipe, values, types, shape, shaper))
+}
+
+/// Runs `f` in the TimeZone the query's bucket names (`date_trunc(unit, ts, zone)`): the
+/// router's calendar buckets, its check of a rollup's grid and the cache key all follow the
+/// session TimeZone. The bounds are instants already.
+fn in_bucket_zone<T>(recipe: &Recipe, f: impl FnOnce() -> T) -> T {
+    match recipe
+        .bucket
+        .as_ref()
+        .and_then(|b| b.zone())
+        .and_then(|z| std::ffi::CString::new(z).ok())
+    {
+        Some(zone) => crate::pg::time::in_time_zone(&zone, f),
+        None => f(),
+    }
+}
+
+fn route_here(
+    recipe: &Recipe,
+    values: &[Evaluated],
+    types: &[pg_sys::Oid],
+    shape: &str,
+    shaper: Shaper,
+) -> Result<Routed, &'static str> {
     let doc = document(recipe, values, zone_offset())?;
     let prefix = format!("{PLAIN_PREFIX}{shape}:");
     let ours = |body: &[u8]| {
@@ -90,6 +115,10 @@ pub fn candidate(recipe: &Recipe, values: &[Evaluated]) -> String {
     if let Some(why) = ruled_out() {
         return format!("native: {why}");
     }
+    in_bucket_zone(recipe, || candidate_here(recipe, values))
+}
+
+fn candidate_here(recipe: &Recipe, values: &[Evaluated]) -> String {
     let doc = match document(recipe, values, zone_offset()) {
         Ok(d) => d,
         Err(why) => return format!("native: {why}"),

@@ -1,4 +1,5 @@
-//! Bucket expressions of the time column the router builds alike: `date_trunc`, Grafana's
+//! Bucket expressions of the time column the router builds alike: `date_trunc` (with a named
+//! zone too), Grafana's
 //! `floor(extract(epoch from ts)/n)*n`, `date_bin`, `::date`.
 
 use super::super::nodes::{const_integer, const_text, list, node_tag, text, value_expr};
@@ -31,11 +32,19 @@ pub(super) unsafe fn bucket(cx: &mut Ctx, e: *mut pg_sys::Node) -> Option<Bucket
                 ("date_trunc", [unit, ts])
                     if cx.is_time(*ts) && result == pg_sys::TIMESTAMPTZOID =>
                 {
-                    let u = const_text(*unit)?.to_ascii_lowercase();
-                    let u = u.strip_suffix('s').unwrap_or(&u).to_string();
-                    ["second", "minute", "hour", "day", "week", "month"]
-                        .contains(&u.as_str())
-                        .then_some(BucketKind::Trunc(u))
+                    trunc_unit(*unit).map(BucketKind::Trunc)
+                }
+                ("date_trunc", [unit, ts, zone])
+                    if cx.is_time(*ts) && result == pg_sys::TIMESTAMPTZOID =>
+                {
+                    let zone = const_text(*zone)?;
+                    if !named_zone(&zone) {
+                        return None;
+                    }
+                    Some(BucketKind::TruncIn {
+                        unit: trunc_unit(*unit)?,
+                        zone,
+                    })
                 }
                 ("date_bin", [stride, ts, origin])
                     if cx.is_time(*ts) && value_expr(*stride) && value_expr(*origin) =>
@@ -76,4 +85,30 @@ pub(super) unsafe fn bucket(cx: &mut Ctx, e: *mut pg_sys::Node) -> Option<Bucket
         let field = const_text(eargs[0])?.to_ascii_lowercase();
         (field == "epoch" && cx.is_time(eargs[1]) && width > 0).then_some(BucketKind::Epoch(width))
     }
+}
+
+/// A constant `date_trunc` unit the router buckets alike (second to month), singular.
+///
+/// # Safety
+/// `unit` is a node of the query.
+unsafe fn trunc_unit(unit: *mut pg_sys::Node) -> Option<String> {
+    // SAFETY: passed on from the caller.
+    let u = unsafe { const_text(unit) }?.to_ascii_lowercase();
+    let u = u.strip_suffix('s').unwrap_or(&u).to_string();
+    ["second", "minute", "hour", "day", "week", "month"]
+        .contains(&u.as_str())
+        .then_some(u)
+}
+
+/// Whether `date_trunc`'s zone argument means what the same TimeZone setting means: a zone
+/// PostgreSQL knows by a full name (with a `/`, or UTC and GMT). A bare abbreviation is read
+/// from the abbreviation table first (`CET` as a fixed +01:00, without its summer time).
+fn named_zone(zone: &str) -> bool {
+    let full = zone.contains('/') || ["utc", "gmt"].contains(&zone.to_ascii_lowercase().as_str());
+    let Ok(name) = std::ffi::CString::new(zone) else {
+        return false;
+    };
+    // SAFETY: pg_tzset reads a NUL-terminated name and returns the cached zone or NULL; it
+    // raises no error.
+    full && !unsafe { pg_sys::pg_tzset(name.as_ptr()) }.is_null()
 }

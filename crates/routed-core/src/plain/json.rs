@@ -49,6 +49,7 @@ impl Recipe {
         let bucket = match &self.bucket {
             None => Value::Null,
             Some(BucketKind::Trunc(u)) => json!({"trunc": u}),
+            Some(BucketKind::TruncIn { unit, zone }) => json!({"trunc": unit, "zone": zone}),
             Some(BucketKind::Epoch(n)) => json!({"epoch": n}),
             Some(BucketKind::Bin { stride, origin }) => json!({"bin": [stride, origin]}),
             Some(BucketKind::Date) => json!({"date": true}),
@@ -87,7 +88,14 @@ impl Recipe {
         let bucket = if b.is_null() {
             None
         } else if let Some(u) = b.get("trunc") {
-            Some(BucketKind::Trunc(u.as_str()?.into()))
+            let unit: String = u.as_str()?.into();
+            Some(match b.get("zone").and_then(Value::as_str) {
+                Some(zone) => BucketKind::TruncIn {
+                    unit,
+                    zone: zone.into(),
+                },
+                None => BucketKind::Trunc(unit),
+            })
         } else if let Some(n) = b.get("epoch") {
             Some(BucketKind::Epoch(n.as_i64()?))
         } else if let Some(sb) = b.get("bin") {

@@ -11,12 +11,25 @@ use serde_json::{json, Map, Value};
 pub enum BucketKind {
     /// `date_trunc('<unit>', ts)`: second, minute, hour, day, week or month.
     Trunc(String),
+    /// `date_trunc('<unit>', ts, '<zone>')`: as `Trunc`, in the named TimeZone (a full zone
+    /// name PostgreSQL reads alike as a TimeZone setting; the answer is computed in it).
+    TruncIn { unit: String, zone: String },
     /// `floor(extract(epoch from ts) / n) * n` (Grafana's `$__timeGroup`): n seconds.
     Epoch(i64),
     /// `date_bin(stride, ts, origin)`: expressions `stride` (interval) and `origin`.
     Bin { stride: usize, origin: usize },
     /// `CAST(ts AS date)` / `ts::date`: calendar days in the session TimeZone.
     Date,
+}
+
+impl BucketKind {
+    /// The TimeZone the bucket names, which the answer is computed in (None: the session's).
+    pub fn zone(&self) -> Option<&str> {
+        match self {
+            BucketKind::TruncIn { zone, .. } => Some(zone),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -129,7 +142,7 @@ fn granularity(
         }
     };
     match kind {
-        BucketKind::Trunc(unit) => match unit.as_str() {
+        BucketKind::Trunc(unit) | BucketKind::TruncIn { unit, .. } => match unit.as_str() {
             "second" => Ok("1 second".into()),
             "minute" => fixed(60),
             "hour" => fixed(3600),

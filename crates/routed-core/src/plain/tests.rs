@@ -180,6 +180,10 @@ fn recipes_survive_their_json() {
     for b in [
         None,
         Some(BucketKind::Trunc("week".into())),
+        Some(BucketKind::TruncIn {
+            unit: "day".into(),
+            zone: "Asia/Kolkata".into(),
+        }),
         Some(BucketKind::Bin {
             stride: 1,
             origin: 2,
