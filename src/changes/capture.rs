@@ -14,14 +14,16 @@
 //! refresh raises it and commits, then waits for every transaction that was already writing to
 //! the source (`WaitForLockers`), so a writer either saw the new threshold or finished before the
 //! refresh took its snapshot. Each backend caches the highest threshold of each source, so the
-//! common write (rows at now) costs one pass over the transition table and no SPI; raising a
-//! threshold sends a relcache invalidation for the source, which every writer processes when it
-//! next locks the source (writers already holding the lock are the ones the refresh waits for).
+//! common write (rows at now) costs one pass over the transition table and no SPI, and each
+//! rollup's threshold, watermark and delta SQL, so a late one reads no catalog
+//! (`rollups::thresholds`); raising a threshold sends a relcache invalidation for the source,
+//! which every writer processes when it next locks the source (writers already holding the lock
+//! are the ones the refresh waits for).
 
 use super::transition::{range_of, TimeColumn, TimeKind};
 use crate::error::raise_with;
 use crate::pg::spi::{execute_latest, execute_plan, kept_plan, keyed_plan, spi_connect};
-use crate::rollups::thresholds::max_threshold;
+use crate::rollups::thresholds::{delta_targets, max_threshold, DeltaTarget};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 use std::cell::Cell;
@@ -30,15 +32,9 @@ use std::ffi::CStr;
 const LOG_SQL: &std::ffi::CStr = c"INSERT INTO routed.invalidations (rollup_id, lo, hi) \
 SELECT c.id, $2, $3 FROM routed.rollup_catalog c WHERE c.source = $1 AND c.threshold > $2";
 
-const DELTA_TARGETS_SQL: &std::ffi::CStr = c"SELECT c.threshold, \
-coalesce(c.watermark, '-infinity'), c.delta_sql, c.id \
-FROM routed.rollup_catalog c WHERE c.source = $1 AND c.threshold > $2";
-
 thread_local! {
-    /// LOG_SQL and DELTA_TARGETS_SQL planned once per backend; the plan cache revalidates
-    /// them after DDL.
+    /// LOG_SQL planned once per backend; the plan cache revalidates it after DDL.
     static LOG_PLAN: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(std::ptr::null_mut()) };
-    static DELTA_TARGETS_PLAN: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(std::ptr::null_mut()) };
 }
 
 /// Inserts of at most this many rows run plans kept per rollup.
@@ -198,44 +194,14 @@ fn capture_inserts(
     hi: i64,
     column: String,
 ) {
-    spi_connect();
-    let plan = kept_plan(
-        &DELTA_TARGETS_PLAN,
-        DELTA_TARGETS_SQL,
-        &mut [pg_sys::REGCLASSOID, pg_sys::TIMESTAMPTZOID],
-    );
-    let processed = execute_latest(
-        plan,
-        &mut [pg_sys::Datum::from(source), pg_sys::Datum::from(lo)],
-        true,
-        pg_sys::SPI_OK_SELECT,
-        "reading rollup thresholds",
-    );
-    // (threshold, watermark, delta SQL, rollup id)
-    let targets: Vec<(
-        pg_sys::Datum,
-        pg_sys::Datum,
-        std::ffi::CString,
-        pg_sys::Datum,
-        // SAFETY: SPI_tuptable holds the rows of the query just run, until SPI_finish below.
-    )> = unsafe {
-        let table = &*pg_sys::SPI_tuptable;
-        (0..processed)
-            .map(|i| {
-                let tuple = *table.vals.add(i);
-                let mut isnull = false;
-                let threshold = pg_sys::SPI_getbinval(tuple, table.tupdesc, 1, &mut isnull);
-                let watermark = pg_sys::SPI_getbinval(tuple, table.tupdesc, 2, &mut isnull);
-                let sql = CStr::from_ptr(pg_sys::SPI_getvalue(tuple, table.tupdesc, 3)).to_owned();
-                let id = pg_sys::SPI_getbinval(tuple, table.tupdesc, 4, &mut isnull);
-                (threshold, watermark, sql, id)
-            })
-            .collect()
-    };
-    if !targets.is_empty() {
-        // SAFETY: trig is this call's TriggerData; SPI is connected (spi_connect above).
-        unsafe { pg_sys::SPI_register_trigger_data(trig) };
+    let all = delta_targets(source);
+    let targets: Vec<&DeltaTarget> = all.iter().filter(|t| t.threshold > lo).collect();
+    if targets.is_empty() {
+        return;
     }
+    spi_connect();
+    // SAFETY: trig is this call's TriggerData; SPI is connected (spi_connect above).
+    unsafe { pg_sys::SPI_register_trigger_data(trig) };
     let log_sql = std::ffi::CString::new(format!(
         "INSERT INTO routed.invalidations (rollup_id, lo, hi) SELECT $1, min(s.{column}), max(s.{column}) \
          FROM routed_new AS s WHERE s.{column} >= $2 AND s.{column} < $3 HAVING count(*) > 0"
@@ -245,21 +211,21 @@ fn capture_inserts(
     // plan an aggregation each time; a bulk load plans for its own size
     // SAFETY: tg_newtable is this INSERT statement's transition table.
     let few = unsafe { pg_sys::tuplestore_tuple_count((*trig).tg_newtable) } <= KEPT_PLAN_ROWS;
-    for (threshold, watermark, sql, id) in targets {
-        let watermark_us = watermark.value() as i64;
-        let key = id.value() as i32;
+    for t in targets {
+        let key = t.id;
         // SAFETY: tg_relation is the trigger's open relation.
         let rel = unsafe { (*(*trig).tg_relation).rd_id }.to_u32();
-        if lo < watermark_us {
+        let watermark = pg_sys::Datum::from(t.watermark);
+        if lo < t.watermark {
             insert(
                 few,
                 (key, 0, rel),
-                &sql,
+                &t.sql,
                 &mut [pg_sys::TIMESTAMPTZOID],
                 &mut [watermark],
             );
         }
-        if hi >= watermark_us {
+        if hi >= t.watermark {
             insert(
                 few,
                 (key, 1, rel),
@@ -269,7 +235,11 @@ fn capture_inserts(
                     pg_sys::TIMESTAMPTZOID,
                     pg_sys::TIMESTAMPTZOID,
                 ],
-                &mut [id, watermark, threshold],
+                &mut [
+                    pg_sys::Datum::from(t.id),
+                    watermark,
+                    pg_sys::Datum::from(t.threshold),
+                ],
             );
         }
     }

@@ -1,7 +1,11 @@
-//! The highest threshold of each tracked source's rollups, cached per backend so that a write
-//! at now needs no SPI. A refresh that raises a threshold sends a relcache invalidation for the
-//! source; every writer processes it when it next locks the source, and the writers already
-//! holding the lock are the ones the refresh waits for.
+//! The highest threshold of each tracked source's rollups, and what an INSERT below it needs of
+//! each rollup (threshold, watermark, delta SQL), cached per backend so that a write at now needs
+//! no SPI and a late one no catalog read. A refresh that raises a threshold sends a relcache
+//! invalidation for the source; every writer processes it when it next locks the source, and the
+//! writers already holding the lock are the ones the refresh waits for. A cached watermark may
+//! be older than the catalog's (advancing it sends nothing): rows between the two are then
+//! logged as ranges instead of becoming deltas, which the refresh recomputes. Dropping a rollup
+//! drops its delta table, whose invalidation drops the source's cached targets.
 
 use crate::error::raise_with;
 use crate::pg::spi::{execute_latest, kept_plan, spi_connect};
@@ -9,11 +13,33 @@ use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::ffi::CString;
+use std::rc::Rc;
 
 const MAX_THRESHOLD_SQL: &std::ffi::CStr = c"SELECT coalesce(max(c.threshold), '-infinity') \
 FROM routed.rollup_catalog c WHERE c.source = $1";
 
+const DELTA_TARGETS_SQL: &std::ffi::CStr = c"SELECT c.threshold, coalesce(c.watermark, '-infinity'), \
+c.delta_sql, c.id, coalesce(pg_catalog.to_regclass(pg_catalog.format('routed.%I', c.name || '$delta'))::oid, 0) \
+FROM routed.rollup_catalog c WHERE c.source = $1";
+
+/// What an INSERT into the source needs of one of its rollups.
+pub struct DeltaTarget {
+    /// Rows below it have been or are being materialized.
+    pub threshold: i64,
+    /// Rows below it are in the rollup: their states go to its deltas.
+    pub watermark: i64,
+    /// `RollupDef::delta_insert_sql`.
+    pub sql: CString,
+    pub id: i32,
+    /// The delta table, whose invalidation (a drop) forgets these targets.
+    pub delta: pg_sys::Oid,
+}
+
 thread_local! {
+    /// Each source's rollups as an INSERT needs them, as last read (see `forget_thresholds`).
+    static DELTA_TARGETS: RefCell<HashMap<pg_sys::Oid, Rc<Vec<DeltaTarget>>>> = RefCell::new(HashMap::new());
+    static DELTA_TARGETS_PLAN: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(std::ptr::null_mut()) };
     /// Highest threshold of each source's rollups, as last read (see `forget_thresholds`).
     static MAX_THRESHOLDS: RefCell<HashMap<pg_sys::Oid, i64>> = RefCell::new(HashMap::new());
     static MAX_THRESHOLD_PLAN: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(std::ptr::null_mut()) };
@@ -32,6 +58,17 @@ pub unsafe extern "C-unwind" fn forget_thresholds(_arg: pg_sys::Datum, relid: pg
                 m.clear();
             } else {
                 m.remove(&relid);
+            }
+        }
+    });
+    DELTA_TARGETS.with(|m| {
+        if let Ok(mut m) = m.try_borrow_mut() {
+            if relid == pg_sys::InvalidOid {
+                m.clear();
+            } else {
+                m.retain(|source, targets| {
+                    *source != relid && targets.iter().all(|t| t.delta != relid)
+                });
             }
         }
     });
@@ -81,4 +118,51 @@ pub fn max_threshold(source: pg_sys::Oid) -> i64 {
     unsafe { pg_sys::SPI_finish() };
     MAX_THRESHOLDS.with_borrow_mut(|m| m.insert(source, threshold));
     threshold
+}
+
+/// The source's rollups as an INSERT needs them, read with the latest snapshot on a cache miss.
+pub fn delta_targets(source: pg_sys::Oid) -> Rc<Vec<DeltaTarget>> {
+    if let Some(t) = DELTA_TARGETS.with_borrow(|m| m.get(&source).cloned()) {
+        return t;
+    }
+    spi_connect();
+    let plan = kept_plan(
+        &DELTA_TARGETS_PLAN,
+        DELTA_TARGETS_SQL,
+        &mut [pg_sys::REGCLASSOID],
+    );
+    let processed = execute_latest(
+        plan,
+        &mut [pg_sys::Datum::from(source)],
+        true,
+        pg_sys::SPI_OK_SELECT,
+        "reading rollup thresholds",
+    );
+    // SAFETY: SPI_tuptable holds the `processed` rows of the query just run, until SPI_finish
+    // below; thresholds, watermarks, ids and oids are by value, the SQL copied out.
+    let targets: Vec<DeltaTarget> = unsafe {
+        let table = &*pg_sys::SPI_tuptable;
+        (0..processed)
+            .map(|i| {
+                let tuple = *table.vals.add(i);
+                let mut isnull = false;
+                let mut int =
+                    |n| pg_sys::SPI_getbinval(tuple, table.tupdesc, n, &mut isnull).value() as i64;
+                let (threshold, watermark, id, delta) = (int(1), int(2), int(4), int(5));
+                let sql = std::ffi::CStr::from_ptr(pg_sys::SPI_getvalue(tuple, table.tupdesc, 3));
+                DeltaTarget {
+                    threshold,
+                    watermark,
+                    sql: sql.to_owned(),
+                    id: id as i32,
+                    delta: pg_sys::Oid::from(delta as u32),
+                }
+            })
+            .collect()
+    };
+    // SAFETY: pairs the spi_connect above.
+    unsafe { pg_sys::SPI_finish() };
+    let targets = Rc::new(targets);
+    DELTA_TARGETS.with_borrow_mut(|m| m.insert(source, targets.clone()));
+    targets
 }
