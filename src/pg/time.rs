@@ -1,4 +1,5 @@
-//! Timestamps as the cache and the change ring keep them: Unix microseconds.
+//! Timestamps as the cache and the change ring keep them (Unix microseconds), the session
+//! TimeZone's offset over a window, and running SQL in a given TimeZone.
 
 use pgrx::pg_sys;
 
