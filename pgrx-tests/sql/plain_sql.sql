@@ -65,6 +65,29 @@ SELECT routed.last_meta()->>'source' AS source;
 -- exact by default: percentile_cont and count(DISTINCT) read base rows
 SELECT answered($q$SELECT status, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), count(DISTINCT rule_id)
   FROM pm WHERE ts >= '2026-10-05' AND ts < '2026-10-06' GROUP BY status$q$) AS exact_percentile;
+-- routed.approximate = on: percentile_cont and count(DISTINCT) may come from a rollup's sketches,
+-- within their error of the native plan's values (meta.approximate says so)
+CALL routed.create_rollup('pm_sketch', 'pm', '1 hour', ARRAY['status'],
+  '[{"agg":"percentile","column":"ms"},{"agg":"count_distinct","column":"rule_id"}]');
+CREATE FUNCTION approx_close(q text, tolerance float8) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE a float8; b float8; approx text; before int := coalesce((routed.last_meta()->>'answers')::int, 0);
+BEGIN
+    EXECUTE q INTO a;
+    approx := CASE WHEN (routed.last_meta()->>'answers')::int > before THEN routed.last_meta()->>'approximate' ELSE 'not routed' END;
+    PERFORM set_config('routed.transparent', 'off', true);
+    EXECUTE q INTO b;
+    PERFORM set_config('routed.transparent', 'on', true);
+    RETURN 'approximate ' || approx || ', ' || CASE WHEN abs(a - b) <= tolerance * abs(b) THEN 'within' ELSE 'OUTSIDE' END
+        || ' ' || tolerance || ' of the native value';
+END $$;
+SET routed.approximate = on;
+SELECT answered($q$SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) FROM pm WHERE ts >= '2026-10-05' AND ts < '2026-10-12'$q$) AS sketch_percentile;
+SELECT approx_close($q$SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) FROM pm WHERE ts >= '2026-10-05' AND ts < '2026-10-12'$q$, 0.02) AS p95;
+SELECT approx_close($q$SELECT count(DISTINCT rule_id) FROM pm WHERE ts >= '2026-10-05' AND ts < '2026-10-12' AND status = 'OK'$q$, 0.05) AS distinct_rules;
+RESET routed.approximate;
+SELECT answered($q$SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) FROM pm WHERE ts >= '2026-10-05' AND ts < '2026-10-12'$q$) AS exact_again;
+SELECT routed.drop_rollup('pm_sketch');
+DROP FUNCTION approx_close(text, float8);
 -- prepared, with parameters, into the generic plan
 SET plan_cache_mode = force_generic_plan;
 PREPARE pp(timestamptz, timestamptz, text) AS
