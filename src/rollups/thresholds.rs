@@ -1,5 +1,5 @@
-//! The highest threshold of each tracked source's rollups, and what an INSERT below it needs of
-//! each rollup (threshold, watermark, delta SQL), cached per backend so that a write at now needs
+//! What an INSERT into a tracked source needs of each of its rollups (threshold, watermark, delta
+//! SQL; the highest threshold is derived from them), cached per backend so that a write at now needs
 //! no SPI and a late one no catalog read. A refresh that raises a threshold sends a relcache
 //! invalidation for the source; every writer processes it when it next locks the source, and the
 //! writers already holding the lock are the ones the refresh waits for. A cached watermark may
@@ -7,17 +7,12 @@
 //! logged as ranges instead of becoming deltas, which the refresh recomputes. Dropping a rollup
 //! drops its delta table, whose invalidation drops the source's cached targets.
 
-use crate::error::raise_with;
 use crate::pg::spi::{execute_latest, kept_plan, spi_connect};
 use pgrx::prelude::*;
-use pgrx::PgSqlErrorCode;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::rc::Rc;
-
-const MAX_THRESHOLD_SQL: &std::ffi::CStr = c"SELECT coalesce(max(c.threshold), '-infinity') \
-FROM routed.rollup_catalog c WHERE c.source = $1";
 
 const DELTA_TARGETS_SQL: &std::ffi::CStr = c"SELECT c.threshold, coalesce(c.watermark, '-infinity'), \
 c.delta_sql, c.id, coalesce(pg_catalog.to_regclass(pg_catalog.format('routed.%I', c.name || '$delta'))::oid, 0) \
@@ -40,9 +35,6 @@ thread_local! {
     /// Each source's rollups as an INSERT needs them, as last read (see `forget_thresholds`).
     static DELTA_TARGETS: RefCell<HashMap<pg_sys::Oid, Rc<Vec<DeltaTarget>>>> = RefCell::new(HashMap::new());
     static DELTA_TARGETS_PLAN: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(std::ptr::null_mut()) };
-    /// Highest threshold of each source's rollups, as last read (see `forget_thresholds`).
-    static MAX_THRESHOLDS: RefCell<HashMap<pg_sys::Oid, i64>> = RefCell::new(HashMap::new());
-    static MAX_THRESHOLD_PLAN: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(std::ptr::null_mut()) };
 }
 
 /// Registered in `_PG_init`: a relcache invalidation of a source (or of everything) drops its
@@ -52,15 +44,6 @@ thread_local! {
 pub unsafe extern "C-unwind" fn forget_thresholds(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     super::freshness::note_invalidation(relid);
     crate::pg::spi::forget_keyed_plans(relid);
-    MAX_THRESHOLDS.with(|m| {
-        if let Ok(mut m) = m.try_borrow_mut() {
-            if relid == pg_sys::InvalidOid {
-                m.clear();
-            } else {
-                m.remove(&relid);
-            }
-        }
-    });
     DELTA_TARGETS.with(|m| {
         if let Ok(mut m) = m.try_borrow_mut() {
             if relid == pg_sys::InvalidOid {
@@ -81,43 +64,14 @@ pub fn register_invalidation_callback() {
     };
 }
 
-/// The highest threshold of the source's rollups (`-infinity` when it has none), read with the
-/// latest snapshot on a cache miss.
+/// The highest threshold of the source's rollups (`-infinity` when it has none): from the
+/// cached targets, read with the latest snapshot on a cache miss.
 pub fn max_threshold(source: pg_sys::Oid) -> i64 {
-    if let Some(t) = MAX_THRESHOLDS.with_borrow(|m| m.get(&source).copied()) {
-        return t;
+    let max = |t: &[DeltaTarget]| t.iter().map(|t| t.threshold).max().unwrap_or(i64::MIN);
+    if let Some(m) = DELTA_TARGETS.with_borrow(|m| m.get(&source).map(|t| max(t))) {
+        return m;
     }
-    spi_connect();
-    let plan = kept_plan(
-        &MAX_THRESHOLD_PLAN,
-        MAX_THRESHOLD_SQL,
-        &mut [pg_sys::REGCLASSOID],
-    );
-    let processed = execute_latest(
-        plan,
-        &mut [pg_sys::Datum::from(source)],
-        true,
-        pg_sys::SPI_OK_SELECT,
-        "reading rollup thresholds",
-    );
-    // SAFETY: SPI_tuptable holds the `processed` rows of the query just run, until SPI_finish
-    // below.
-    let threshold = unsafe {
-        if processed != 1 {
-            raise_with(
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                "reading rollup thresholds returned no row".into(),
-                None,
-            );
-        }
-        let table = &*pg_sys::SPI_tuptable;
-        let mut isnull = false;
-        pg_sys::SPI_getbinval(*table.vals, table.tupdesc, 1, &mut isnull).value() as i64
-    };
-    // SAFETY: pairs the spi_connect above.
-    unsafe { pg_sys::SPI_finish() };
-    MAX_THRESHOLDS.with_borrow_mut(|m| m.insert(source, threshold));
-    threshold
+    max(&delta_targets(source))
 }
 
 /// The source's rollups as an INSERT needs them, read with the latest snapshot on a cache miss.
